@@ -1,0 +1,96 @@
+# rstguard: one entry point. Outputs go under build/; V=1 shows the commands.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+BUILD    ?= build
+CLANG    ?= clang
+CC       ?= gcc
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTIARCH:= $(shell $(CC) -print-multiarch 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+              -idirafter /usr/include/$(MULTIARCH) -Ibpf -MMD -MP
+CFLAGS     ?= -O2 -g
+CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -I$(BUILD) -Ibpf -Iuser -MMD -MP
+LDLIBS     := -lbpf -lxdp -ljson-c -lmicrohttpd -lelf -lz
+
+# Debian packages the build, the tests, the demo and the bench need.
+DEPS := clang llvm gcc make libbpf-dev bpftool libxdp-dev xdp-tools libelf-dev zlib1g-dev \
+        libmicrohttpd-dev libjson-c-dev libcmocka-dev pkg-config iproute2 nftables \
+        python3-scapy python3-prometheus-client prometheus man-db tcpdump
+
+USER_SRCS  := $(wildcard user/*.c)
+USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+TLIB_SRCS  := $(wildcard tests/lib/*.c)
+TLIB_OBJS  := $(patsubst tests/lib/%.c,$(BUILD)/tests/lib/%.o,$(TLIB_SRCS))
+TEST_SRCS  := $(wildcard tests/unit/test_*.c)
+TEST_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+SKEL       := $(BUILD)/rstguard.skel.h
+BPF_OBJ    := $(BUILD)/bpf/rstguard.bpf.o
+
+.PHONY: all deps test demo bench clean install
+all: $(BUILD)/rstguard $(TEST_BINS)
+
+$(BUILD) $(BUILD)/bpf $(BUILD)/user $(BUILD)/tests $(BUILD)/tests/lib:
+	$(Q)mkdir -p $@
+
+$(BPF_OBJ): bpf/rstguard.bpf.c | $(BUILD)/bpf
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(SKEL): $(BPF_OBJ) | $(BUILD)
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name rstguard > $@
+
+$(BUILD)/user/%.o: user/%.c $(SKEL) | $(BUILD)/user
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/rstguard: $(USER_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/lib/%.o: tests/lib/%.c $(SKEL) | $(BUILD)/tests/lib
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/lib -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(TLIB_OBJS) $(SKEL) | $(BUILD)/tests
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/lib $< $(TLIB_OBJS) -o $@ $(LDLIBS)
+
+# Installs what is missing, and only when root; a no-op when everything is there.
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "missing packages (run as root or install): $$missing" >&2; exit 1; fi; \
+	echo "  DEPS    $$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh $(BUILD)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo.sh $(BUILD)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/bench/run.sh $(BUILD)
+
+install: $(BUILD)/rstguard
+	install -D -m 0755 $(BUILD)/rstguard $(DESTDIR)/usr/local/sbin/rstguard
+	install -D -m 0644 user/rstguard.8 $(DESTDIR)/usr/local/share/man/man8/rstguard.8
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/bpf/*.d $(BUILD)/user/*.d $(BUILD)/tests/*.d $(BUILD)/tests/lib/*.d)

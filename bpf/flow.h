@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Sequence arithmetic, canonical flow keys and the window-tracking state machine (gateway role). */
+#ifndef RG_FLOW_H
+#define RG_FLOW_H
+
+#include "parse.h"
+#include "maps.h"
+
+/* RFC 9293 sequence comparisons, modulo 2^32. */
+static __always_inline int seq_before(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+#define seq_after(a, b) seq_before(b, a)
+
+/* s in [lo, hi] modulo 2^32. An inverted band (hi before lo) holds lo alone, never the whole
+ * sequence space. */
+static __always_inline int seq_in(__u32 s, __u32 lo, __u32 hi)
+{
+	if (seq_before(hi, lo))
+		return s == lo;
+	return s - lo <= hi - lo;
+}
+
+/* Largest ack lag accepted when the sender's window is still small (as nf_conntrack's). */
+#define RG_MIN_ACK_WINDOW 66000
+
+static __always_inline __u32 seg_end(const struct pkt *p)
+{
+	return p->seq + p->payload + !!(p->flags & TCPF_SYN) + !!(p->flags & TCPF_FIN);
+}
+
+/* Direction 0 runs from the endpoint that sorts lower to the one that sorts higher. */
+static __always_inline int flow_key4(const struct pkt *p, struct rg_flow_key4 *k)
+{
+	__u32 s = bpf_ntohl(p->saddr[0]), d = bpf_ntohl(p->daddr[0]);
+	int dir = s > d || (s == d && bpf_ntohs(p->sport) > bpf_ntohs(p->dport));
+
+	/* Branches, not k->addr[dir]: clang turns a variable stack index into pointer arithmetic
+	 * the verifier rejects. */
+	if (dir) {
+		k->addr[0] = p->daddr[0];
+		k->addr[1] = p->saddr[0];
+		k->port[0] = p->dport;
+		k->port[1] = p->sport;
+	} else {
+		k->addr[0] = p->saddr[0];
+		k->addr[1] = p->daddr[0];
+		k->port[0] = p->sport;
+		k->port[1] = p->dport;
+	}
+	return dir;
+}
+
+static __always_inline int flow_key6(const struct pkt *p, struct rg_flow_key6 *k)
+{
+	int dir = 0, decided = 0;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u32 s = bpf_ntohl(p->saddr[i]), d = bpf_ntohl(p->daddr[i]);
+
+		if (!decided && s != d) {
+			dir = s > d;
+			decided = 1;
+		}
+	}
+	if (!decided)
+		dir = bpf_ntohs(p->sport) > bpf_ntohs(p->dport);
+	if (dir) {
+		__builtin_memcpy(k->addr[0], p->daddr, 16);
+		__builtin_memcpy(k->addr[1], p->saddr, 16);
+		k->port[0] = p->dport;
+		k->port[1] = p->sport;
+	} else {
+		__builtin_memcpy(k->addr[0], p->saddr, 16);
+		__builtin_memcpy(k->addr[1], p->daddr, 16);
+		k->port[0] = p->sport;
+		k->port[1] = p->dport;
+	}
+	return dir;
+}
+
+static __always_inline int dir_seen(__u8 df)
+{
+	return df & (RG_D_SYN | RG_D_ACK);
+}
+
+/* Shift applied to a direction's windows: only when both SYNs carried the option; unknown for
+ * flows picked up mid-stream, where the largest legal shift keeps legitimate segments plausible. */
+static __always_inline __u32 flow_wscale(const struct rg_flow *f, int dir)
+{
+	__u8 mine = f->dflags[dir] >> 4, theirs = f->dflags[!dir] >> 4;
+
+	if (f->fflags & RG_F_MIDSTREAM)
+		return 14;
+	if (mine == RG_D_WS_NONE || theirs == RG_D_WS_NONE)
+		return 0;
+	return mine;
+}
+
+static __always_inline int fin_acked(const struct rg_flow *f, int dir)
+{
+	return (f->dflags[dir] & RG_D_FIN) && (f->dflags[!dir] & RG_D_ACK) &&
+	       !seq_before(f->d[!dir].ack, f->d[dir].seq_end);
+}
+
+/* The state is derived from per-direction flags rather than stored, so that no field is written
+ * by both directions (see flow_track). */
+static __always_inline int flow_state(const struct rg_flow *f)
+{
+	__u8 a = f->dflags[0], b = f->dflags[1];
+
+	if ((a | b) & RG_D_RST)
+		return RG_ST_CLOSED;
+	if ((a & b & RG_D_FIN) && fin_acked(f, 0) && fin_acked(f, 1))
+		return RG_ST_TIME_WAIT;
+	if ((a | b) & RG_D_FIN)
+		return RG_ST_FIN_WAIT;
+	if (f->fflags & RG_F_MIDSTREAM)
+		return dir_seen(a) && dir_seen(b) ? RG_ST_ESTABLISHED : RG_ST_ONE_WAY;
+	if (a & b & RG_D_ACK)
+		return RG_ST_ESTABLISHED;
+	if (a & b & RG_D_SYN)
+		return RG_ST_SYN_RECV;
+	return RG_ST_SYN_SENT;
+}
+
+static __always_inline int flow_expired(const struct rg_flow *f, const struct rg_policy *pol,
+					__u32 now)
+{
+	__u32 st = flow_state(f);
+
+	if (st >= RG_ST_MAX)
+		return 1;
+	return now - f->last_seen > pol->timeout[st];
+}
+
+static __always_inline void dir_init(struct rg_flow *f, int dir, const struct pkt *p, __u8 df)
+{
+	struct rg_dir d = {
+		.isn = (p->flags & TCPF_SYN) ? p->seq : 0,
+		.seq_end = seg_end(p),
+		.ack = (p->flags & TCPF_ACK) ? p->ack : 0,
+		.max_win = p->win,
+	};
+
+	/* Branches, not f->d[dir]: f may live on the stack, where clang turns a variable index
+	 * into pointer arithmetic the verifier rejects. */
+	if (dir) {
+		f->d[1] = d;
+		f->dflags[1] = df;
+	} else {
+		f->d[0] = d;
+		f->dflags[0] = df;
+	}
+}
+
+/* A segment may move the state only if it is plausible for this connection (van Rooij): its ACK
+ * acknowledges data the other side really sent, and it starts inside the other side's window.
+ * A blind forger fails this and leaves no trace. */
+static __always_inline int seg_plausible(const struct rg_flow *f, int s, const struct pkt *p)
+{
+	const struct rg_dir *ds = &f->d[s], *dr = &f->d[!s];
+	__u8 rf = f->dflags[!s];
+	__u32 ackwin = ds->max_win > RG_MIN_ACK_WINDOW ? ds->max_win : RG_MIN_ACK_WINDOW;
+
+	if (!dir_seen(rf))
+		return 1;
+	if (seq_after(p->ack, dr->seq_end) || seq_before(p->ack, dr->seq_end - ackwin))
+		return 0;
+	if ((rf & RG_D_ACK) && seq_after(p->seq, dr->ack + dr->max_win))
+		return 0;
+	return 1;
+}
+
+/*
+ * Concurrency: the two directions of a flow may run on two CPUs at once (one per interface).
+ * Each direction writes only its own d[dir] and dflags[dir]; every field is a naturally aligned
+ * word or byte written with one store, so a reader never sees a torn value, and all of them only
+ * move forward. The RST check reads the receiver's ack and the sender's seq_end: a stale ack only
+ * lowers the lower bound of the band, never hides the exact value. The one write of both halves,
+ * re-initialising a closed flow on a new SYN, happens when the old connection is over.
+ * last_seen is last-writer-wins; either value is recent.
+ */
+static __always_inline int flow_update(struct rg_flow *f, int s, const struct pkt *p,
+				       const struct rg_policy *pol, __u32 now)
+{
+	__u8 sf = f->dflags[s], rf = f->dflags[!s];
+	__u8 fl = p->flags;
+	struct rg_dir *ds = &f->d[s];
+	__u32 end, win;
+	__u8 nf;
+
+	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+		int st = flow_state(f);
+
+		if (st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT) {
+			/* Port reuse: a new connection on a finished 4-tuple. */
+			struct rg_flow nf0 = {};
+
+			dir_init(&nf0, s, p, RG_D_SYN | (p->wscale << 4));
+			nf0.last_seen = now;
+			*f = nf0;
+			return 1;
+		}
+		/* A repeated SYN in SYN-SENT moves seq_end but not the ISN, so a forged SYN cannot
+		 * hide the ack a real refusal carries (verdict accepts either). */
+		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM))
+			ds->seq_end = p->seq + 1;
+		return 0;
+	}
+	if (fl & TCPF_SYN) {
+		/* SYN-ACK: only one that acknowledges the SYN we saw starts the responder side. */
+		if (!(sf & RG_D_SYN) && (rf & RG_D_SYN) && !(rf & RG_D_ACK) &&
+		    !(f->fflags & RG_F_MIDSTREAM) &&
+		    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1)) {
+			dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
+			f->last_seen = now;
+			return 1;
+		}
+		return 0;
+	}
+	if (!(fl & TCPF_ACK) || p->partial)
+		return 0;
+	if (!seg_plausible(f, s, p))
+		return 0;
+	if (!dir_seen(sf)) {
+		/* The second direction of a flow picked up mid-stream, or an ACK before any SYN-ACK
+		 * was seen (only legal mid-stream). */
+		if (!(f->fflags & RG_F_MIDSTREAM))
+			return 0;
+		dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4));
+		ds->max_win = (__u32)p->win << 14;
+		f->last_seen = now;
+		return 1;
+	}
+	end = seg_end(p);
+	win = (__u32)p->win << flow_wscale(f, s);
+	if (seq_after(end, ds->seq_end))
+		ds->seq_end = end;
+	if (!(sf & RG_D_ACK) || seq_after(p->ack, ds->ack))
+		ds->ack = p->ack;
+	if (win > ds->max_win)
+		ds->max_win = win;
+	nf = sf | RG_D_ACK | ((fl & TCPF_FIN) ? RG_D_FIN : 0);
+	if (nf != sf)
+		f->dflags[s] = nf;
+	if (f->last_seen != now)
+		f->last_seen = now;
+	return 1;
+}
+
+/* A new entry for a flow we have not seen: from its SYN, or mid-stream from any ACK segment. */
+static __always_inline int flow_new(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	__u8 fl = p->flags;
+
+	if (p->partial)
+		return 0;
+	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+		dir_init(f, s, p, RG_D_SYN | (p->wscale << 4));
+	} else if (fl & TCPF_ACK) {
+		/* Without the handshake the window scale is unknown (also for a lone SYN-ACK). */
+		struct pkt q = *p;
+
+		q.flags &= ~TCPF_SYN;
+		q.seq += !!(fl & TCPF_SYN);
+		q.win = 0;
+		dir_init(f, s, &q, RG_D_ACK | (RG_D_WS_NONE << 4) | ((fl & TCPF_FIN) ? RG_D_FIN : 0));
+		/* Stored scaled by the largest legal shift: the real one is unknown. */
+		if (s)
+			f->d[1].max_win = (__u32)p->win << 14;
+		else
+			f->d[0].max_win = (__u32)p->win << 14;
+		f->fflags = RG_F_MIDSTREAM;
+	} else {
+		return 0;
+	}
+	f->last_seen = now;
+	return 1;
+}
+
+/* Looks the packet's flow up in the table of its family; *dir is the packet's direction. */
+static __always_inline struct rg_flow *flow_find(const struct pkt *p, int *dir)
+{
+	if (p->v6) {
+		struct rg_flow_key6 k = {};
+
+		*dir = flow_key6(p, &k);
+		return bpf_map_lookup_elem(&rg_flows6, &k);
+	} else {
+		struct rg_flow_key4 k = {};
+
+		*dir = flow_key4(p, &k);
+		return bpf_map_lookup_elem(&rg_flows4, &k);
+	}
+}
+
+static __always_inline long flow_insert(const struct pkt *p, const struct rg_flow *f)
+{
+	if (p->v6) {
+		struct rg_flow_key6 k = {};
+
+		flow_key6(p, &k);
+		return bpf_map_update_elem(&rg_flows6, &k, f, BPF_ANY);
+	} else {
+		struct rg_flow_key4 k = {};
+
+		flow_key4(p, &k);
+		return bpf_map_update_elem(&rg_flows4, &k, f, BPF_ANY);
+	}
+}
+
+/* Follows one non-RST segment. Returns the event to count: RG_R_FLOW_CREATED,
+ * RG_R_FLOW_INSERT_FAIL, or RG_R_MAX for none. */
+static __always_inline int flow_track(const struct pkt *p, const struct rg_policy *pol, __u32 now)
+{
+	struct rg_flow *f, nf = {};
+	int dir;
+
+	f = flow_find(p, &dir);
+	if (f && !flow_expired(f, pol, now)) {
+		flow_update(f, dir, p, pol, now);
+		return RG_R_MAX;
+	}
+	/* Absent or expired: an expired entry is overwritten as if new. */
+	if (!flow_new(&nf, dir, p, now))
+		return RG_R_MAX;
+	if (flow_insert(p, &nf))
+		return RG_R_FLOW_INSERT_FAIL;
+	return RG_R_FLOW_CREATED;
+}
+
+#endif

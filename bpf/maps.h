@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Every map of the program, in one place. Names stay under 15 characters (kernel object names). */
+#ifndef RG_MAPS_H
+#define RG_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "rstguard.h"
+
+/* Shared by every attached interface: the control plane pins these and reuses them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RG_MAX_IFACES * RG_R_MAX);
+	__type(key, __u32);
+	__type(value, struct rg_counter);
+} rg_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rg_policy);
+} rg_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rg_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rg_prefix_key);
+	__type(value, __u8);
+} rg_protect SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rg_prefix_key);
+	__type(value, __u8);
+} rg_exempt SEC(".maps");
+
+/* Sized by the control plane (--flows) before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RG_DEFAULT_FLOWS);
+	__type(key, struct rg_flow_key4);
+	__type(value, struct rg_flow);
+} rg_flows4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RG_DEFAULT_FLOWS);
+	__type(key, struct rg_flow_key6);
+	__type(value, struct rg_flow);
+} rg_flows6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RG_RECENT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rg_recent);
+} rg_recent SEC(".maps");
+
+/* Slot descriptions for the control plane; the program never reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct rg_iface);
+} rg_ifaces SEC(".maps");
+
+#endif

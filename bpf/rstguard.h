@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The contract between the XDP program and the control plane: map layouts, policy, reasons. */
+#ifndef RSTGUARD_H
+#define RSTGUARD_H
+
+#include <linux/types.h>
+#define _rg_static_assert(c, m) _Static_assert(c, m)
+
+/* Interfaces one pinned instance can serve; each attached interface owns one stats slot. */
+#define RG_MAX_IFACES 64
+#define RG_DEFAULT_FLOWS 262144
+/* Direct-mapped per-CPU cache of recent data-segment ends (host role), see verdict.h. */
+#define RG_RECENT_SLOTS 256
+
+/* Load-time role of one attached program instance (.rodata). */
+enum rg_role {
+	RG_ROLE_HOST = 1,    /* judge against local sockets only */
+	RG_ROLE_GATEWAY = 2, /* judge against the shared flow table only */
+	RG_ROLE_BOTH = 3,    /* local destinations by socket, forwarded ones by flow table */
+	RG_ROLE_MAX
+};
+
+/* Why a packet got its verdict. The names (rg_reason_names) are stable metric labels. */
+enum rg_reason {
+	RG_R_VALID = 0,         /* exact RST: passed */
+	RG_R_OUT_OF_WINDOW,     /* RST outside the receive window */
+	RG_R_INEXACT,           /* RST inside the window but not at RCV.NXT (policy inexact) */
+	RG_R_NO_FLOW,           /* no socket, listener only, or no tracked flow (policy unknown) */
+	RG_R_ONE_WAY,           /* tracked flow seen in one direction only (policy unknown) */
+	RG_R_SYN_SENT_BAD_ACK,  /* RST to SYN-SENT without ACK or with the wrong ACK */
+	RG_R_TIMEWAIT,          /* exact RST hitting TIME-WAIT (policy timewait) */
+	RG_R_BAD_FLAGS,         /* RST with SYN or FIN */
+	RG_R_EXEMPT,            /* RST to or from an exempt prefix: never filtered */
+	RG_R_UNPROTECTED,       /* RST outside the protected ports/prefixes: not filtered */
+	RG_R_SHORT_FRAGMENT,    /* first fragment too short to show the TCP flags (policy unparsed) */
+	RG_R_DEEP_CHAIN,        /* IPv6 extension chain longer than the parser follows (policy unparsed) */
+	RG_R_FRAGMENT,          /* non-first fragment: passed, useless without its first */
+	RG_R_NON_RST,           /* TCP segment without RST: passed */
+	RG_R_MALFORMED,         /* truncated or inconsistent IP/TCP: passed for the stack to judge */
+	RG_R_FLOW_CREATED,      /* event: a flow entry was created */
+	RG_R_FLOW_INSERT_FAIL,  /* event: a flow entry could not be created */
+	RG_R_MAX
+};
+
+/* What happened to the packets counted under a reason. */
+enum rg_action {
+	RG_ACT_PASS = 0,
+	RG_ACT_DROP,    /* dropped (enforce mode) */
+	RG_ACT_MONITOR, /* would have been dropped; passed because mode=monitor */
+	RG_ACT_MAX
+};
+
+/* One PERCPU_ARRAY element, indexed by slot * RG_R_MAX + reason. */
+struct rg_counter {
+	__u64 packets[RG_ACT_MAX];
+	__u64 bytes[RG_ACT_MAX];
+};
+_rg_static_assert(sizeof(struct rg_counter) == 48, "rg_counter layout");
+
+/* Policy bits. All verdict-relevant knobs live in one 32-bit word that the program reads with a
+ * single load, so a policy change can never be seen half-applied. */
+enum rg_policy_bits {
+	RG_P_MONITOR = 1u << 0,         /* mode=monitor (else enforce) */
+	RG_P_INEXACT_PASS = 1u << 1,    /* inexact=pass (else drop) */
+	RG_P_UNKNOWN_PASS = 1u << 2,    /* unknown=pass (else drop) */
+	RG_P_TIMEWAIT_DROP = 1u << 3,   /* timewait=drop, RFC 1337 (else accept) */
+	RG_P_UNPARSED_PASS = 1u << 4,   /* unparsed=pass (else drop) */
+	RG_P_HAVE_PORTS = 1u << 8,      /* protected port set is not empty */
+	RG_P_HAVE_PREFIXES = 1u << 9,   /* protected prefix set is not empty */
+	RG_P_HAVE_EXEMPT = 1u << 10,    /* exempt prefix set is not empty */
+};
+
+/* Derived state of a tracked flow; each has its own timeout. */
+enum rg_flow_state {
+	RG_ST_NONE = 0,
+	RG_ST_SYN_SENT,
+	RG_ST_SYN_RECV,
+	RG_ST_ESTABLISHED,
+	RG_ST_ONE_WAY,     /* picked up mid-stream, one direction seen so far */
+	RG_ST_FIN_WAIT,    /* at least one FIN seen */
+	RG_ST_TIME_WAIT,   /* both FINs seen and acknowledged */
+	RG_ST_CLOSED,      /* an accepted RST was seen */
+	RG_ST_MAX
+};
+
+/* The single element of the policy ARRAY map. */
+struct rg_policy {
+	__u32 bits;                       /* enum rg_policy_bits */
+	__u32 generation;                 /* bumped by every change, for operators */
+	__u32 timeout[RG_ST_MAX];         /* seconds per flow state */
+};
+_rg_static_assert(sizeof(struct rg_policy) == 40, "rg_policy layout");
+
+/* Protected/exempt prefixes: one LPM trie for both families, IPv4 as ::ffff:a.b.c.d (prefix + 96). */
+struct rg_prefix_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+_rg_static_assert(sizeof(struct rg_prefix_key) == 20, "rg_prefix_key layout");
+
+/* Protected ports: a 65536-bit bitmap in an ARRAY of 1024 __u64 words. */
+#define RG_PORT_WORDS 1024
+
+/* Flow table keys: the endpoint that sorts lower (address, then port) comes first, so both
+ * directions of one connection find the same entry; direction 0 is lower -> upper. */
+struct rg_flow_key4 {
+	__u32 addr[2];  /* network byte order */
+	__u16 port[2];  /* network byte order */
+};
+_rg_static_assert(sizeof(struct rg_flow_key4) == 12, "rg_flow_key4 layout");
+
+struct rg_flow_key6 {
+	__u32 addr[2][4];
+	__u16 port[2];
+};
+_rg_static_assert(sizeof(struct rg_flow_key6) == 36, "rg_flow_key6 layout");
+
+/* Per-direction bookkeeping, host byte order sequence numbers. */
+struct rg_dir {
+	__u32 isn;      /* initial sequence number (0 if picked up mid-stream) */
+	__u32 seq_end;  /* highest sequence end sent (SYN and FIN count one) */
+	__u32 ack;      /* highest ACK sent: this side's RCV.NXT when it last spoke */
+	__u32 max_win;  /* largest window advertised, already scaled */
+};
+
+/* dflags: low nibble flags, high nibble window shift (15 = no window-scale option) */
+#define RG_D_SYN 0x1   /* sent a SYN */
+#define RG_D_ACK 0x2   /* sent a segment with ACK: .ack is valid */
+#define RG_D_FIN 0x4   /* sent a FIN */
+#define RG_D_RST 0x8   /* sent an accepted RST */
+#define RG_D_WS_NONE 15
+#define RG_F_MIDSTREAM 0x1 /* picked up without a handshake: window scale unknown */
+
+/* 40 bytes keeps an IPv4 flow under 128 bytes of map memory with the LRU hash overhead. */
+struct rg_flow {
+	struct rg_dir d[2];
+	__u32 last_seen;  /* seconds, rstguard clock */
+	__u8 dflags[2];   /* written only by packets of that direction */
+	__u8 fflags;      /* RG_F_*, written at creation */
+	__u8 pad;
+};
+_rg_static_assert(sizeof(struct rg_flow) == 40, "rg_flow layout");
+
+/* One element of the per-CPU recent-data cache. */
+struct rg_recent {
+	__u32 tag;      /* hash of the 4-tuple */
+	__u32 seq_end;  /* end of the last data segment seen for it */
+};
+
+/* Describes one stats slot, written by the control plane at attach; read-only for the program. */
+struct rg_iface {
+	__u32 ifindex;
+	__u32 role;        /* enum rg_role */
+	__u32 xdp_mode;    /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
+	__u32 prog_id;
+	__u64 attached_ns; /* CLOCK_REALTIME at attach */
+	char name[16];
+	__u32 l3;          /* device has no Ethernet header */
+	__u32 pad;
+};
+_rg_static_assert(sizeof(struct rg_iface) == 48, "rg_iface layout");
+
+/* Default per-state timeouts, seconds (as nf_conntrack's, where it has one). */
+#define RG_TIMEOUTS_DEFAULT { 0, 120, 60, 432000, 120, 120, 120, 10 }
+
+#ifndef __bpf__
+/* Names beside their enums; tests check that none is missing. */
+static const char *const rg_reason_names[RG_R_MAX] __attribute__((unused)) = {
+	[RG_R_VALID] = "valid",
+	[RG_R_OUT_OF_WINDOW] = "out_of_window",
+	[RG_R_INEXACT] = "inexact",
+	[RG_R_NO_FLOW] = "no_flow",
+	[RG_R_ONE_WAY] = "one_way",
+	[RG_R_SYN_SENT_BAD_ACK] = "syn_sent_bad_ack",
+	[RG_R_TIMEWAIT] = "timewait",
+	[RG_R_BAD_FLAGS] = "bad_flags",
+	[RG_R_EXEMPT] = "exempt",
+	[RG_R_UNPROTECTED] = "unprotected",
+	[RG_R_SHORT_FRAGMENT] = "short_fragment",
+	[RG_R_DEEP_CHAIN] = "deep_chain",
+	[RG_R_FRAGMENT] = "fragment",
+	[RG_R_NON_RST] = "non_rst_tcp",
+	[RG_R_MALFORMED] = "malformed",
+	[RG_R_FLOW_CREATED] = "flow_created",
+	[RG_R_FLOW_INSERT_FAIL] = "flow_insert_fail",
+};
+static const char *const rg_action_names[RG_ACT_MAX] __attribute__((unused)) = {
+	[RG_ACT_PASS] = "pass",
+	[RG_ACT_DROP] = "drop",
+	[RG_ACT_MONITOR] = "would_drop",
+};
+static const char *const rg_state_names[RG_ST_MAX] __attribute__((unused)) = {
+	[RG_ST_NONE] = "none",
+	[RG_ST_SYN_SENT] = "syn_sent",
+	[RG_ST_SYN_RECV] = "syn_recv",
+	[RG_ST_ESTABLISHED] = "established",
+	[RG_ST_ONE_WAY] = "one_way",
+	[RG_ST_FIN_WAIT] = "fin_wait",
+	[RG_ST_TIME_WAIT] = "time_wait",
+	[RG_ST_CLOSED] = "closed",
+};
+static const char *const rg_role_names[RG_ROLE_MAX] __attribute__((unused)) = {
+	[RG_ROLE_HOST] = "host",
+	[RG_ROLE_GATEWAY] = "gateway",
+	[RG_ROLE_BOTH] = "both",
+};
+#endif
+
+#endif

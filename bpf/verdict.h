@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* RST acceptance (RFC 9293 3.10.7, RFC 5961 3, RFC 1337): against the kernel's own socket in the
+ * host role, against the tracked flow in the gateway role. Each judge returns an enum rg_reason. */
+#ifndef RG_VERDICT_H
+#define RG_VERDICT_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "kernel_sock.h"
+#include "flow.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#define AF_INET6 10
+#endif
+
+/* Does the policy drop what was judged for this reason? */
+static __always_inline int reason_drops(int reason, __u32 bits)
+{
+	switch (reason) {
+	case RG_R_OUT_OF_WINDOW:
+	case RG_R_SYN_SENT_BAD_ACK:
+	case RG_R_BAD_FLAGS:
+		return 1;
+	case RG_R_INEXACT:
+		return !(bits & RG_P_INEXACT_PASS);
+	case RG_R_NO_FLOW:
+	case RG_R_ONE_WAY:
+		return !(bits & RG_P_UNKNOWN_PASS);
+	case RG_R_TIMEWAIT:
+		return !!(bits & RG_P_TIMEWAIT_DROP);
+	case RG_R_SHORT_FRAGMENT:
+	case RG_R_DEEP_CHAIN:
+		return !(bits & RG_P_UNPARSED_PASS);
+	default:
+		return 0;
+	}
+}
+
+static __always_inline int prefix_match(void *trie, const __u32 *addr, int v6)
+{
+	struct rg_prefix_key k = {};
+
+	if (v6) {
+		k.prefixlen = 128;
+		__builtin_memcpy(k.addr, addr, 16);
+	} else {
+		k.prefixlen = 128;
+		k.addr[10] = 0xff;
+		k.addr[11] = 0xff;
+		__builtin_memcpy(&k.addr[12], addr, 4);
+	}
+	return bpf_map_lookup_elem(trie, &k) != NULL;
+}
+
+static __always_inline int port_protected(__u16 port_be)
+{
+	__u32 port = bpf_ntohs(port_be), idx = port >> 6;
+	__u64 *w = bpf_map_lookup_elem(&rg_ports, &idx);
+
+	return w && (*w >> (port & 63)) & 1;
+}
+
+/* RG_R_EXEMPT, RG_R_UNPROTECTED, or RG_R_MAX when the packet is in scope. Protected ports and
+ * protected prefixes are each "all" while empty; a packet is in scope when it matches both.
+ * Ports are unknown without a TCP header (have_ports = 0 then): it is treated as protected. */
+static __always_inline int scope_check(const struct pkt *p, __u32 bits, int have_ports)
+{
+	if ((bits & RG_P_HAVE_EXEMPT) &&
+	    (prefix_match(&rg_exempt, p->saddr, p->v6) || prefix_match(&rg_exempt, p->daddr, p->v6)))
+		return RG_R_EXEMPT;
+	if ((bits & RG_P_HAVE_PORTS) && have_ports &&
+	    !port_protected(p->sport) && !port_protected(p->dport))
+		return RG_R_UNPROTECTED;
+	if ((bits & RG_P_HAVE_PREFIXES) &&
+	    !prefix_match(&rg_protect, p->saddr, p->v6) && !prefix_match(&rg_protect, p->daddr, p->v6))
+		return RG_R_UNPROTECTED;
+	return RG_R_MAX;
+}
+
+/* --- host role ---------------------------------------------------------------------------- */
+
+static __always_inline __u32 tuple_hash(const struct pkt *p)
+{
+	__u32 h = p->saddr[0] ^ p->daddr[0] ^ ((__u32)p->sport << 16 | p->dport);
+
+	if (p->v6)
+		h ^= p->saddr[1] ^ p->saddr[2] ^ p->saddr[3] ^ p->daddr[1] ^ p->daddr[2] ^ p->daddr[3];
+	h *= 0x9e3779b1;
+	return h ^ (h >> 16);
+}
+
+/*
+ * XDP runs before the stack has consumed the segments queued ahead of this one (GRO lists,
+ * the per-poll batch, the backlog), so a peer's data followed at once by its RST reaches us while
+ * the socket's rcv_nxt still stands before that data. The end of the last data segment of each
+ * flow, remembered per CPU (RSS keeps a flow on one CPU), lets that RST pass; a forger must hit
+ * the window once for the data and again for the RST, so this is never weaker than the stack.
+ */
+static __always_inline void recent_note(const struct pkt *p)
+{
+	__u32 h, slot;
+	struct rg_recent *r;
+
+	if (!p->payload && !(p->flags & TCPF_FIN))
+		return;
+	h = tuple_hash(p);
+	slot = h & (RG_RECENT_SLOTS - 1);
+	r = bpf_map_lookup_elem(&rg_recent, &slot);
+	if (r) {
+		r->tag = h;
+		r->seq_end = seg_end(p);
+	}
+}
+
+static __always_inline int recent_is(const struct pkt *p, __u32 seq)
+{
+	__u32 h = tuple_hash(p), slot = h & (RG_RECENT_SLOTS - 1);
+	struct rg_recent *r = bpf_map_lookup_elem(&rg_recent, &slot);
+
+	return r && r->tag == h && r->seq_end == seq;
+}
+
+/* Linux (tcp_validate_incoming) also resets on the right edge of the highest SACK block sent. */
+static __always_inline int sack_edge_is(struct tcp_sock *tp, __u32 seq)
+{
+	__u32 n = tp->rx_opt.num_sacks, best = 0;
+	int found = 0;
+
+	for (int i = 0; i < 4; i++) {
+		__u32 e;
+
+		if (i >= n)
+			break;
+		e = tp->selective_acks[i].end_seq;
+		if (!found || seq_after(e, best))
+			best = e;
+		found = 1;
+	}
+	return found && best == seq;
+}
+
+static __always_inline int judge_tcp_sock(struct bpf_sock *sk, const struct pkt *p, int state)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u32 seq = p->seq, nxt, wup, right;
+
+	if (!tp)
+		return RG_R_NO_FLOW;
+	if (state == RG_TCP_SYN_SENT) {
+		/* RFC 9293: acceptable only if SND.UNA < SEG.ACK <= SND.NXT; no sequence check. */
+		if (!(p->flags & TCPF_ACK) || !seq_after(p->ack, tp->snd_una) ||
+		    seq_after(p->ack, tp->snd_nxt))
+			return RG_R_SYN_SENT_BAD_ACK;
+		return RG_R_VALID;
+	}
+	nxt = tp->rcv_nxt;
+	if (seq == nxt)
+		return RG_R_VALID;
+	if (seq == nxt - 1 && (state == RG_TCP_CLOSE_WAIT || state == RG_TCP_LAST_ACK ||
+			       state == RG_TCP_CLOSING))
+		return RG_R_VALID;
+	if (sack_edge_is(tp, seq))
+		return RG_R_VALID;
+	wup = tp->rcv_wup;
+	right = wup + tp->rcv_wnd;
+	if (seq_before(right, nxt))
+		right = nxt;
+	if (seq_after(seq, nxt) && !seq_after(seq, right) && recent_is(p, seq))
+		return RG_R_VALID;
+	/* tcp_sequence(): the window the stack itself accepts, [rcv_wup, rcv_nxt + window]. */
+	if (seq_in(seq, wup, right))
+		return RG_R_INEXACT;
+	return RG_R_OUT_OF_WINDOW;
+}
+
+static __always_inline int judge_timewait(struct bpf_sock *sk, const struct pkt *p)
+{
+	struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(sk);
+	__u32 nxt;
+
+	if (!tw)
+		return RG_R_NO_FLOW;
+	nxt = tw_rcv_nxt(tw);
+	/* An orphaned FIN-WAIT-2 lives as a timewait socket too; RFC 1337 is about TIME-WAIT only. */
+	if (tw->tw_sk.tw_substate == RG_TCP_FIN_WAIT2) {
+		if (p->seq == nxt || recent_is(p, p->seq))
+			return RG_R_VALID;
+		return seq_in(p->seq, nxt, nxt + tw->tw_rcv_wnd) ? RG_R_INEXACT : RG_R_OUT_OF_WINDOW;
+	}
+	return p->seq == nxt ? RG_R_TIMEWAIT : RG_R_OUT_OF_WINDOW;
+}
+
+static __always_inline int judge_request(struct bpf_sock *sk, const struct pkt *p)
+{
+	struct tcp_request_sock *req = bpf_skc_to_tcp_request_sock(sk);
+	__u32 nxt, wnd;
+
+	if (!req)
+		return RG_R_NO_FLOW;
+	nxt = req->rcv_nxt;
+	if (p->seq == nxt)
+		return RG_R_VALID;
+	/* tcp_check_req() resets on any RST inside the SYN-ACK's window (capped at 64K). */
+	wnd = req_rcv_wnd(req);
+	if (wnd > 65535)
+		wnd = 65535;
+	return seq_in(p->seq, nxt, nxt + wnd) ? RG_R_INEXACT : RG_R_OUT_OF_WINDOW;
+}
+
+/* Looks up the local socket the RST is addressed to. Returns NULL when there is none or only a
+ * listener matches (*listener set): neither is a connection an RST could reset. */
+static __always_inline struct bpf_sock *host_lookup(struct xdp_md *ctx, const struct pkt *p,
+						    int *listener)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 len;
+
+	if (p->v6) {
+		__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
+		t.ipv6.sport = p->sport;
+		t.ipv6.dport = p->dport;
+		len = sizeof(t.ipv6);
+	} else {
+		t.ipv4.saddr = p->saddr[0];
+		t.ipv4.daddr = p->daddr[0];
+		t.ipv4.sport = p->sport;
+		t.ipv4.dport = p->dport;
+		len = sizeof(t.ipv4);
+	}
+	*listener = 0;
+	sk = bpf_skc_lookup_tcp(ctx, &t, len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return NULL;
+	if (sk->state == RG_TCP_LISTEN || sk->state == RG_TCP_CLOSE) {
+		*listener = 1;
+		bpf_sk_release(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+static __always_inline int judge_host_sock(struct bpf_sock *sk, const struct pkt *p)
+{
+	int state = sk->state, r;
+
+	if (state == RG_TCP_TIME_WAIT)
+		r = judge_timewait(sk, p);
+	else if (state == RG_TCP_NEW_SYN_RECV)
+		r = judge_request(sk, p);
+	else
+		r = judge_tcp_sock(sk, p, state);
+	bpf_sk_release(sk);
+	return r;
+}
+
+/* Is the destination this machine? The FIB answers "not forwarded" for local addresses, and
+ * "forwarding disabled" on a host that forwards nothing, where everything received is local. */
+static __always_inline int is_local(struct xdp_md *ctx, const struct pkt *p)
+{
+	struct bpf_fib_lookup fib = {};
+	long r;
+
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.l4_protocol = IPPROTO_TCP;
+	fib.sport = p->sport;
+	fib.dport = p->dport;
+	fib.tot_len = p->ip_len;
+	if (p->v6) {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, p->saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, p->daddr, 16);
+	} else {
+		fib.family = AF_INET;
+		fib.ipv4_src = p->saddr[0];
+		fib.ipv4_dst = p->daddr[0];
+	}
+	r = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	return r == BPF_FIB_LKUP_RET_NOT_FWDED || r == BPF_FIB_LKUP_RET_FWD_DISABLED;
+}
+
+/* --- gateway role ------------------------------------------------------------------------- */
+
+/*
+ * The receiver's RCV.NXT lies in [its last ACK, the sender's highest sequence end]: an RST there
+ * is exact enough. Below it by one is legal after the sender's FIN. Inside the receiver's window
+ * beyond that is inexact; the rest is out of window.
+ */
+static __always_inline int judge_flow(const struct pkt *p, const struct rg_policy *pol, __u32 now,
+				      struct rg_flow **fout, int *dout)
+{
+	struct rg_flow *f;
+	int s, st;
+	__u8 sf, rf;
+	__u32 lo, hi, seq = p->seq;
+
+	f = flow_find(p, &s);
+	if (!f || flow_expired(f, pol, now))
+		return RG_R_NO_FLOW;
+	*fout = f;
+	*dout = s;
+	sf = f->dflags[s];
+	rf = f->dflags[!s];
+	if ((rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(sf)) {
+		/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
+		 * retransmission's, so a forged SYN cannot make the real refusal look wrong. */
+		const struct rg_dir *dr = &f->d[!s];
+
+		if ((p->flags & TCPF_ACK) && (p->ack == dr->seq_end || p->ack == dr->isn + 1))
+			return RG_R_VALID;
+		return RG_R_SYN_SENT_BAD_ACK;
+	}
+	if (!dir_seen(sf) || !dir_seen(rf))
+		return RG_R_ONE_WAY;
+	if (rf & RG_D_ACK)
+		lo = f->d[!s].ack;
+	else if (sf & RG_D_SYN)
+		lo = f->d[s].isn + 1;  /* receiver sent its SYN, has not acked our SYN-ACK yet */
+	else
+		return RG_R_ONE_WAY;
+	hi = f->d[s].seq_end;
+	st = flow_state(f);
+	if (seq_in(seq, (sf & RG_D_FIN) ? lo - 1 : lo, hi))
+		return st == RG_ST_TIME_WAIT ? RG_R_TIMEWAIT : RG_R_VALID;
+	if (st != RG_ST_TIME_WAIT && seq_in(seq, lo, hi + f->d[!s].max_win))
+		return RG_R_INEXACT;
+	return RG_R_OUT_OF_WINDOW;
+}
+
+#endif
