@@ -1,6 +1,7 @@
 # rstguard: one entry point. Outputs go under build/; V=1 shows the commands.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+.SECONDARY:
 
 BUILD    ?= build
 CLANG    ?= clang

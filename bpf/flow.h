@@ -126,14 +126,23 @@ static __always_inline int flow_state(const struct rg_flow *f)
 	return RG_ST_SYN_SENT;
 }
 
+/* A zero timeout means "default", so a freshly created (all-zero) policy map is usable. */
+const volatile __u32 rg_default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
+
+static __always_inline __u32 state_timeout(const struct rg_policy *pol, __u32 st)
+{
+	__u32 t;
+
+	if (st >= RG_ST_MAX)
+		return 0;
+	t = pol->timeout[st];
+	return t ? t : rg_default_timeouts[st];
+}
+
 static __always_inline int flow_expired(const struct rg_flow *f, const struct rg_policy *pol,
 					__u32 now)
 {
-	__u32 st = flow_state(f);
-
-	if (st >= RG_ST_MAX)
-		return 1;
-	return now - f->last_seen > pol->timeout[st];
+	return now - f->last_seen > state_timeout(pol, flow_state(f));
 }
 
 static __always_inline void dir_init(struct rg_flow *f, int dir, const struct pkt *p, __u8 df)

@@ -160,7 +160,8 @@ struct rg_iface {
 };
 _rg_static_assert(sizeof(struct rg_iface) == 48, "rg_iface layout");
 
-/* Default per-state timeouts, seconds (as nf_conntrack's, where it has one). */
+/* Default per-state timeouts, seconds (as nf_conntrack's, where it has one); a 0 in the policy
+ * map means this default. */
 #define RG_TIMEOUTS_DEFAULT { 0, 120, 60, 432000, 120, 120, 120, 10 }
 
 #ifndef __bpf__
