@@ -5,22 +5,7 @@
 
 #include "parse.h"
 #include "maps.h"
-
-/* RFC 9293 sequence comparisons, modulo 2^32. */
-static __always_inline int seq_before(__u32 a, __u32 b)
-{
-	return (__s32)(a - b) < 0;
-}
-#define seq_after(a, b) seq_before(b, a)
-
-/* s in [lo, hi] modulo 2^32. An inverted band (hi before lo) holds lo alone, never the whole
- * sequence space. */
-static __always_inline int seq_in(__u32 s, __u32 lo, __u32 hi)
-{
-	if (seq_before(hi, lo))
-		return s == lo;
-	return s - lo <= hi - lo;
-}
+#include "flow_state.h"
 
 /* Largest ack lag accepted when the sender's window is still small (as nf_conntrack's). */
 #define RG_MIN_ACK_WINDOW 66000
@@ -81,11 +66,6 @@ static __always_inline int flow_key6(const struct pkt *p, struct rg_flow_key6 *k
 	return dir;
 }
 
-static __always_inline int dir_seen(__u8 df)
-{
-	return df & (RG_D_SYN | RG_D_ACK);
-}
-
 /* Shift applied to a direction's windows: only when both SYNs carried the option; unknown for
  * flows picked up mid-stream, where the largest legal shift keeps legitimate segments plausible. */
 static __always_inline __u32 flow_wscale(const struct rg_flow *f, int dir)
@@ -97,33 +77,6 @@ static __always_inline __u32 flow_wscale(const struct rg_flow *f, int dir)
 	if (mine == RG_D_WS_NONE || theirs == RG_D_WS_NONE)
 		return 0;
 	return mine;
-}
-
-static __always_inline int fin_acked(const struct rg_flow *f, int dir)
-{
-	return (f->dflags[dir] & RG_D_FIN) && (f->dflags[!dir] & RG_D_ACK) &&
-	       !seq_before(f->d[!dir].ack, f->d[dir].seq_end);
-}
-
-/* The state is derived from per-direction flags rather than stored, so that no field is written
- * by both directions (see flow_track). */
-static __always_inline int flow_state(const struct rg_flow *f)
-{
-	__u8 a = f->dflags[0], b = f->dflags[1];
-
-	if ((a | b) & RG_D_RST)
-		return RG_ST_CLOSED;
-	if ((a & b & RG_D_FIN) && fin_acked(f, 0) && fin_acked(f, 1))
-		return RG_ST_TIME_WAIT;
-	if ((a | b) & RG_D_FIN)
-		return RG_ST_FIN_WAIT;
-	if (f->fflags & RG_F_MIDSTREAM)
-		return dir_seen(a) && dir_seen(b) ? RG_ST_ESTABLISHED : RG_ST_ONE_WAY;
-	if (a & b & RG_D_ACK)
-		return RG_ST_ESTABLISHED;
-	if (a & b & RG_D_SYN)
-		return RG_ST_SYN_RECV;
-	return RG_ST_SYN_SENT;
 }
 
 /* A zero timeout means "default", so a freshly created (all-zero) policy map is usable. */

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Sequence arithmetic and the derived flow state: plain C shared by the XDP program and the
+ * control plane, so both read a flow entry the same way. */
+#ifndef RG_FLOW_STATE_H
+#define RG_FLOW_STATE_H
+
+#include "rstguard.h"
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* RFC 9293 sequence comparisons, modulo 2^32. */
+static __always_inline int seq_before(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+#define seq_after(a, b) seq_before(b, a)
+
+/* s in [lo, hi] modulo 2^32. An inverted band (hi before lo) holds lo alone, never the whole
+ * sequence space. */
+static __always_inline int seq_in(__u32 s, __u32 lo, __u32 hi)
+{
+	if (seq_before(hi, lo))
+		return s == lo;
+	return s - lo <= hi - lo;
+}
+
+static __always_inline int dir_seen(__u8 df)
+{
+	return df & (RG_D_SYN | RG_D_ACK);
+}
+
+static __always_inline int fin_acked(const struct rg_flow *f, int dir)
+{
+	return (f->dflags[dir] & RG_D_FIN) && (f->dflags[!dir] & RG_D_ACK) &&
+	       !seq_before(f->d[!dir].ack, f->d[dir].seq_end);
+}
+
+/* The state is derived from per-direction flags rather than stored, so that no field is written
+ * by both directions (see flow_track). */
+static __always_inline int flow_state(const struct rg_flow *f)
+{
+	__u8 a = f->dflags[0], b = f->dflags[1];
+
+	if ((a | b) & RG_D_RST)
+		return RG_ST_CLOSED;
+	if ((a & b & RG_D_FIN) && fin_acked(f, 0) && fin_acked(f, 1))
+		return RG_ST_TIME_WAIT;
+	if ((a | b) & RG_D_FIN)
+		return RG_ST_FIN_WAIT;
+	if (f->fflags & RG_F_MIDSTREAM)
+		return dir_seen(a) && dir_seen(b) ? RG_ST_ESTABLISHED : RG_ST_ONE_WAY;
+	if (a & b & RG_D_ACK)
+		return RG_ST_ESTABLISHED;
+	if (a & b & RG_D_SYN)
+		return RG_ST_SYN_RECV;
+	return RG_ST_SYN_SENT;
+}
+
+#endif
