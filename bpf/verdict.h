@@ -312,8 +312,13 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 			return RG_R_VALID;
 		return RG_R_SYN_SENT_BAD_ACK;
 	}
-	if (!dir_seen(sf) || !dir_seen(rf))
-		return RG_R_ONE_WAY;
+	/* One direction seen (asymmetric routing, or mid-stream before the reply): no window is
+	 * invented, but the one edge we know exactly still identifies a real reset: the aborting
+	 * sender's own SND.NXT, or the ACK of the segment the receiver's reset answers (L5). */
+	if (!dir_seen(rf))
+		return seq == f->d[s].seq_end ? RG_R_VALID : RG_R_ONE_WAY;
+	if (!dir_seen(sf))
+		return (rf & RG_D_ACK) && seq == f->d[!s].ack ? RG_R_VALID : RG_R_ONE_WAY;
 	if (rf & RG_D_ACK)
 		lo = f->d[!s].ack;
 	else if (sf & RG_D_SYN)
