@@ -7,6 +7,9 @@
 #include "maps.h"
 #include "flow_state.h"
 
+/* Mask of rg_presence word indexes (its size minus one), set with the map size before load. */
+const volatile __u32 cfg_presence_mask = RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / 64 - 1;
+
 /* Largest ack lag accepted when the sender's window is still small (as nf_conntrack's). */
 #define RG_MIN_ACK_WINDOW 66000
 
@@ -259,6 +262,35 @@ static __always_inline struct rg_flow *flow_find(const struct pkt *p, int *dir)
 	}
 }
 
+/* Presence filter: pointer to the word and the bit of this packet's flow. */
+static __always_inline __u64 *presence_word(const struct pkt *p, __u64 *bit)
+{
+	__u32 h, idx;
+
+	if (p->v6) {
+		struct rg_flow_key6 k = {};
+
+		flow_key6(p, &k);
+		h = rg_key_hash((const __u32 *)&k, sizeof(k) / 4);
+	} else {
+		struct rg_flow_key4 k = {};
+
+		flow_key4(p, &k);
+		h = rg_key_hash((const __u32 *)&k, sizeof(k) / 4);
+	}
+	idx = (h >> 6) & cfg_presence_mask;
+	*bit = 1ull << (h & 63);
+	return bpf_map_lookup_elem(&rg_presence, &idx);
+}
+
+/* 0 only when the flow surely has no entry. */
+static __always_inline int flow_maybe_present(const struct pkt *p)
+{
+	__u64 bit, *w = presence_word(p, &bit);
+
+	return !w || (*w & bit);
+}
+
 static __always_inline long flow_insert(const struct pkt *p, const struct rg_flow *f)
 {
 	if (p->v6) {
@@ -291,6 +323,13 @@ static __always_inline int flow_track(const struct pkt *p, const struct rg_polic
 		return RG_R_MAX;
 	if (flow_insert(p, &nf))
 		return RG_R_FLOW_INSERT_FAIL;
+	{
+		__u64 bit, *w = presence_word(p, &bit);
+
+		/* Atomic: another CPU may be setting a neighbour bit of the same word. */
+		if (w && !(*w & bit))
+			__sync_fetch_and_or(w, bit);
+	}
 	return RG_R_FLOW_CREATED;
 }
 

@@ -60,6 +60,16 @@ struct {
 	__type(value, struct rg_flow);
 } rg_flows6 SEC(".maps");
 
+/* One bit per hash of a canonical flow key, set when the flow is created, never cleared: an RST
+ * whose bit is clear has no flow, known without touching the (cache-cold) flow table. Sized by
+ * the control plane with the table: RG_PRESENCE_BITS_PER_FLOW bits per flow, a power of two. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} rg_presence SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, RG_RECENT_SLOTS);

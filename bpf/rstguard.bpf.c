@@ -54,8 +54,11 @@ gateway:
 	r = judge_flow(p, pol, now, &f, &dir);
 	/* Remember the reset so the flow ages out on the short CLOSED timeout. */
 	if (f && (r == RG_R_VALID || (r == RG_R_TIMEWAIT && !reason_drops(r, pol->bits))) &&
-	    !(f->dflags[dir] & RG_D_RST) && !(pol->bits & RG_P_MONITOR))
+	    !(f->dflags[dir] & RG_D_RST) && !(pol->bits & RG_P_MONITOR)) {
 		f->dflags[dir] |= RG_D_RST;
+		/* The CLOSED timeout runs from the reset, not from the last data. */
+		f->last_seen = now;
+	}
 	return r;
 }
 

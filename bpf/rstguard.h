@@ -9,6 +9,8 @@
 /* Interfaces one pinned instance can serve; each attached interface owns one stats slot. */
 #define RG_MAX_IFACES 64
 #define RG_DEFAULT_FLOWS 262144
+/* Presence filter density: 16 bits per flow keeps false positives near 6% at a full table. */
+#define RG_PRESENCE_BITS_PER_FLOW 16
 /* Direct-mapped per-CPU cache of recent data-segment ends (host role), see verdict.h. */
 #define RG_RECENT_SLOTS 256
 

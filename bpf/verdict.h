@@ -296,6 +296,8 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	__u8 sf, rf;
 	__u32 lo, hi, seq = p->seq;
 
+	if (!flow_maybe_present(p))
+		return RG_R_NO_FLOW;
 	f = flow_find(p, &s);
 	if (!f || flow_expired(f, pol, now))
 		return RG_R_NO_FLOW;
