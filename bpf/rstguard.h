@@ -12,7 +12,7 @@
 /* Presence filter density: 16 bits per flow keeps false positives near 6% at a full table. */
 #define RG_PRESENCE_BITS_PER_FLOW 16
 /* Direct-mapped per-CPU cache of recent data-segment ends (host role), see verdict.h. */
-#define RG_RECENT_SLOTS 256
+#define RG_RECENT_SLOTS 4096
 
 /* Load-time role of one attached program instance (.rodata). */
 enum rg_role {
