@@ -1,0 +1,1064 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Host and both roles judged against real kernel TCP sockets in a private network namespace. */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Not in glibc's netinet/tcp.h: the queue selectors of TCP_REPAIR_QUEUE (linux/tcp.h). */
+#define RG_TCP_RECV_QUEUE 1
+#define RG_TCP_SEND_QUEUE 2
+
+#define ALL_POLICY (RG_P_MONITOR | RG_P_INEXACT_PASS | RG_P_UNKNOWN_PASS | RG_P_TIMEWAIT_DROP | \
+		    RG_P_UNPARSED_PASS)
+
+/* Addresses of one family: two local endpoints on lo, and addresses routed into a veth that
+ * nobody answers on (a SYN to them stays in SYN-SENT, a forwarded flow passes "through" us). */
+struct fam {
+	int v6;
+	const char *name;
+	const char *c, *s;      /* local client and server (both on lo) */
+	const char *far;        /* routed to rgv0, silent */
+	const char *peer;       /* a fake remote peer whose frames we inject on lo */
+	const char *fwd_a;      /* a forwarded flow: both ends routed to rgv0 */
+};
+
+static const struct fam fams[2] = {
+	{ 0, "v4", "198.18.0.1", "198.18.0.2", "198.19.0.9", "198.19.3.5", "198.19.1.5" },
+	{ 1, "v6", "fd00::1", "fd00::2", "fd00:99::9", "fd00:99::35", "fd00:99::15" },
+};
+
+static int lo_ifindex;
+
+/* ---- namespace ------------------------------------------------------------------------- */
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	strncat(cmd, " >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	rc = system(cmd);
+	if (rc != 0)
+		printf("# command failed (%d): %s\n", rc, cmd);
+	return rc;
+}
+
+static int write_sysctl(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* A fresh namespace dies with the process, so nothing needs tearing down. */
+static int setup_ns(void)
+{
+	if (unshare(CLONE_NEWNET)) {
+		printf("SKIP: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return 77;
+	}
+	if (system("ip -V >/dev/null 2>&1")) {
+		printf("SKIP: ip(8) from iproute2 is missing\n");
+		return 77;
+	}
+	if (sh("ip link set lo up") || sh("ip addr add 198.18.0.1/32 dev lo") ||
+	    sh("ip addr add 198.18.0.2/32 dev lo") || sh("ip -6 addr add fd00::1/128 dev lo nodad") ||
+	    sh("ip -6 addr add fd00::2/128 dev lo nodad"))
+		return 1;
+	/* No dummy module on these VMs: a veth pair stands in. ARP off, so frames to the silent
+	 * addresses leave at once (a SYN would otherwise wait for neighbour resolution, unseen). */
+	if (sh("ip link add rgv0 type veth peer name rgv1") || sh("ip link set rgv0 arp off up") ||
+	    sh("ip link set rgv1 up") || sh("ip route add 198.19.0.0/16 dev rgv0") ||
+	    sh("ip -6 route add fd00:99::/64 dev rgv0"))
+		return 1;
+	/* Injected frames come from addresses routed elsewhere: no reverse-path filter. */
+	write_sysctl("/proc/sys/net/ipv4/conf/all/rp_filter", "0");
+	write_sysctl("/proc/sys/net/ipv4/conf/default/rp_filter", "0");
+	write_sysctl("/proc/sys/net/ipv4/conf/lo/rp_filter", "0");
+	lo_ifindex = (int)if_nametoindex("lo");
+	return lo_ifindex > 0 ? 0 : 1;
+}
+
+static int set_forwarding(int on)
+{
+	const char *v = on ? "1" : "0";
+
+	return write_sysctl("/proc/sys/net/ipv4/ip_forward", v) |
+	       write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", v);
+}
+
+static void settle(void);
+
+/* ---- the wire: an AF_PACKET sniffer on every interface of the namespace ------------------ */
+
+/* What one direction of a TCP connection put on the wire. */
+struct wdir {
+	int v6;
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;
+	uint32_t isn, end, ack;  /* first SYN's seq, highest seq end, latest ack */
+	int syn, fin, has_ack;
+};
+
+#define WIRE_MAX 512
+static struct wdir wire[WIRE_MAX];
+static int nwire, sniff_fd = -1;
+
+static int seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static void wire_note(int v6, const uint8_t *src, const uint8_t *dst, const uint8_t *th,
+		      uint32_t l4len)
+{
+	size_t alen = v6 ? 16 : 4;
+	uint16_t sport = (uint16_t)(th[0] << 8 | th[1]), dport = (uint16_t)(th[2] << 8 | th[3]);
+	uint32_t seq = (uint32_t)th[4] << 24 | th[5] << 16 | th[6] << 8 | th[7];
+	uint32_t ack = (uint32_t)th[8] << 24 | th[9] << 16 | th[10] << 8 | th[11];
+	uint32_t doff = (th[12] >> 4) * 4u, end;
+	uint8_t fl = th[13];
+	struct wdir *w = NULL;
+
+	if (doff < 20 || doff > l4len)
+		return;
+	end = seq + (l4len - doff) + !!(fl & TF_SYN) + !!(fl & TF_FIN);
+	for (int i = 0; i < nwire; i++)
+		if (wire[i].v6 == v6 && wire[i].sport == sport && wire[i].dport == dport &&
+		    !memcmp(wire[i].src, src, alen) && !memcmp(wire[i].dst, dst, alen))
+			w = &wire[i];
+	if (!w) {
+		if (nwire == WIRE_MAX)
+			return;
+		w = &wire[nwire++];
+		memset(w, 0, sizeof(*w));
+		w->v6 = v6;
+		memcpy(w->src, src, alen);
+		memcpy(w->dst, dst, alen);
+		w->sport = sport;
+		w->dport = dport;
+		w->end = end;
+	}
+	/* Keep the first SYN's ISN: retransmissions repeat it anyway. */
+	if ((fl & TF_SYN) && !w->syn) {
+		w->syn = 1;
+		w->isn = seq;
+	}
+	if (seq_lt(w->end, end))
+		w->end = end;
+	if (fl & TF_ACK) {
+		if (!w->has_ack || seq_lt(w->ack, ack))
+			w->ack = ack;
+		w->has_ack = 1;
+	}
+	if (fl & TF_FIN)
+		w->fin = 1;
+}
+
+/* Parses the Ethernet frames lo and veth hand to packet sockets (our own traffic has no
+ * extension headers or VLANs). Lengths come from the IP header: GSO frames on lo are large. */
+static void wire_frame(const uint8_t *f, size_t n)
+{
+	const uint8_t *ip = f + 14;
+
+	if (n < 14 + 40)
+		return;
+	if (f[12] == 0x08 && f[13] == 0x00) {
+		uint32_t hl = (ip[0] & 15) * 4u, tot = (uint32_t)ip[2] << 8 | ip[3];
+
+		if (ip[9] != IPPROTO_TCP || hl < 20 || tot < hl + 20 || n < 14 + hl + 20)
+			return;
+		wire_note(0, ip + 12, ip + 16, ip + hl, tot - hl);
+	} else if (f[12] == 0x86 && f[13] == 0xdd) {
+		uint32_t plen = (uint32_t)ip[4] << 8 | ip[5];
+
+		if (ip[6] != IPPROTO_TCP || plen < 20 || n < 14 + 40 + 20)
+			return;
+		wire_note(1, ip + 8, ip + 24, ip + 40, plen);
+	}
+}
+
+static void wire_drain(void)
+{
+	uint8_t buf[256];
+
+	for (;;) {
+		ssize_t n = recv(sniff_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0)
+			break;
+		wire_frame(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
+	}
+}
+
+static struct wdir *wire_find(int v6, const char *src, uint16_t sport, const char *dst,
+			      uint16_t dport)
+{
+	uint8_t a[16], b[16];
+	size_t alen = v6 ? 16 : 4;
+
+	inet_pton(v6 ? AF_INET6 : AF_INET, src, a);
+	inet_pton(v6 ? AF_INET6 : AF_INET, dst, b);
+	for (int i = 0; i < nwire; i++)
+		if (wire[i].v6 == v6 && wire[i].sport == sport && wire[i].dport == dport &&
+		    !memcmp(wire[i].src, a, alen) && !memcmp(wire[i].dst, b, alen))
+			return &wire[i];
+	return NULL;
+}
+
+/* Loopback delivers within the sending syscall's softirq; a short pause covers the rest. */
+static void settle(void)
+{
+	usleep(30000);
+	wire_drain();
+}
+
+/* Sends a built frame into lo as if it had arrived from a peer. lo's own MAC is all zeros and
+ * eth_type_trans() would mark any other destination PACKET_OTHERHOST, which IP discards. */
+static int inject(const struct pktspec *s)
+{
+	uint8_t buf[4096];
+	size_t n = pkt_build(buf, sizeof(buf), s);
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = lo_ifindex,
+				   .sll_halen = 6 };
+
+	if (!n)
+		return -1;
+	memset(buf, 0, 12);
+	sll.sll_protocol = htons(s->v6 ? 0x86dd : 0x0800);
+	return sendto(sniff_fd, buf, n, 0, (struct sockaddr *)&sll, sizeof(sll)) == (ssize_t)n ? 0 : -1;
+}
+
+/* ---- sockets --------------------------------------------------------------------------- */
+
+static socklen_t mkaddr(int v6, const char *a, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		struct sockaddr_in6 *s6 = (void *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		inet_pton(AF_INET6, a, &s6->sin6_addr);
+		return sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (void *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		inet_pton(AF_INET, a, &s4->sin_addr);
+		return sizeof(*s4);
+	}
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &l))
+		return 0;
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+						 ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int tcp_bound(int v6, const char *addr, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = mkaddr(v6, addr, 0, &ss);
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss, l)) {
+		close(fd);
+		return -1;
+	}
+	*port = local_port(fd);
+	return fd;
+}
+
+/* A port of addr that no socket uses. */
+static uint16_t unused_port(int v6, const char *addr)
+{
+	uint16_t p = 0;
+	int fd = tcp_bound(v6, addr, &p);
+
+	if (fd >= 0)
+		close(fd);
+	return p;
+}
+
+struct conn {
+	const struct fam *f;
+	int cfd, sfd;
+	uint16_t cport, sport;
+};
+
+static int conn_open(struct conn *k, const struct fam *f, int lfd, uint16_t lport)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = mkaddr(f->v6, f->s, lport, &ss);
+
+	memset(k, 0, sizeof(*k));
+	k->f = f;
+	k->sport = lport;
+	k->cfd = tcp_bound(f->v6, f->c, &k->cport);
+	k->sfd = -1;
+	if (k->cfd < 0 || connect(k->cfd, (struct sockaddr *)&ss, l))
+		return -1;
+	k->sfd = accept(lfd, NULL, NULL);
+	return k->sfd < 0 ? -1 : 0;
+}
+
+static void conn_close(struct conn *k)
+{
+	if (k->cfd >= 0)
+		close(k->cfd);
+	if (k->sfd >= 0)
+		close(k->sfd);
+	k->cfd = k->sfd = -1;
+}
+
+/* Writes n bytes on one end and reads them all on the other. */
+static int xfer(int from, int to, size_t n)
+{
+	char buf[4096];
+	size_t got = 0;
+
+	memset(buf, 'x', sizeof(buf));
+	if (n > sizeof(buf) || write(from, buf, n) != (ssize_t)n)
+		return -1;
+	while (got < n) {
+		ssize_t r = read(to, buf, sizeof(buf));
+
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* The kernel's own RCV.NXT and receive window through TCP_REPAIR, as a cross-check of the
+ * values read from the wire. Repair mode is left without a window probe. */
+static int repair_read(int fd, uint32_t *rcv_nxt, struct tcp_repair_window *rw)
+{
+	int on = TCP_REPAIR_ON, off = TCP_REPAIR_OFF_NO_WP, q = RG_TCP_RECV_QUEUE, err = 0;
+	socklen_t l = sizeof(*rcv_nxt), lw = sizeof(*rw);
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
+		return -1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, rcv_nxt, &l) ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, rw, &lw))
+		err = -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	return err;
+}
+
+static int tcp_state_fd(int fd)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l))
+		return -1;
+	return ti.tcpi_state;
+}
+
+/* State of a socket (also timewait and request sockets, which have no fd) from /proc/net/tcp*,
+ * which shows this namespace's sockets. */
+static int proc_state(int v6, uint16_t lport, uint16_t rport)
+{
+	FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "r");
+	char line[512], la[80], ra[80];
+	unsigned st;
+	int res = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *lp, *rp;
+
+		if (sscanf(line, " %*d: %79s %79s %x", la, ra, &st) != 3)
+			continue;
+		lp = strchr(la, ':');
+		rp = strchr(ra, ':');
+		if (lp && rp && strtoul(lp + 1, NULL, 16) == lport && strtoul(rp + 1, NULL, 16) == rport) {
+			res = (int)st;
+			break;
+		}
+	}
+	fclose(f);
+	return res;
+}
+
+/* ---- verdict checks -------------------------------------------------------------------- */
+
+static const char *xdp_name(int r)
+{
+	switch (r) {
+	case XDP_ABORTED: return "ABORTED";
+	case XDP_DROP: return "DROP";
+	case XDP_PASS: return "PASS";
+	case -1: return "run-failed";
+	default: return "?";
+	}
+}
+
+/* Runs one frame and checks both the verdict and that exactly one counter, reason/act, moved. */
+static void expect(struct rg_env *e, const struct pktspec *s, int verdict, int reason, int act,
+		   const char *fmt, ...)
+{
+	struct rg_snap b, a;
+	char what[200], got[400] = "";
+	uint64_t total = 0;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	env_snap(e, &b);
+	r = env_run_spec(e, s);
+	env_snap(e, &a);
+	for (int i = 0; i < RG_R_MAX; i++)
+		for (int j = 0; j < RG_ACT_MAX; j++) {
+			uint64_t d = a.pkts[i][j] - b.pkts[i][j];
+
+			/* Tracking a non-RST segment may also count a flow event (both role). */
+			if (!(s->flags & TF_RST) &&
+			    (i == RG_R_FLOW_CREATED || i == RG_R_FLOW_INSERT_FAIL))
+				d = 0;
+			total += d;
+			if (d)
+				snprintf(got + strlen(got), sizeof(got) - strlen(got), " %s/%s=%llu",
+					 rg_reason_names[i], rg_action_names[j], (unsigned long long)d);
+		}
+	CHECK(r == verdict && a.pkts[reason][act] - b.pkts[reason][act] == 1 && total == 1,
+	      "%s: got %s [%s ], want %s [%s/%s] (seq %u ack %u flags 0x%x)", what, xdp_name(r), got,
+	      xdp_name(verdict), rg_reason_names[reason], rg_action_names[act], s->seq, s->ack,
+	      s->flags);
+}
+
+/* An RST from (src, sport) to (dst, dport). */
+static struct pktspec rst(const struct fam *f, const char *src, uint16_t sport, const char *dst,
+			  uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
+{
+	struct pktspec s = { .v6 = f->v6, .src = src, .dst = dst, .sport = sport, .dport = dport,
+			     .seq = seq, .ack = ack, .flags = flags, .win = 0 };
+
+	return s;
+}
+
+static void policy(struct rg_env *e, uint32_t bits)
+{
+	CHECK(env_policy(e, bits, ALL_POLICY & ~bits) == 0, "policy 0x%x set", bits);
+}
+
+/* ---- host role cases ------------------------------------------------------------------- */
+
+/* ESTABLISHED: exact, inexact, out of window, bad flags, monitor, and the recent-data rule. */
+static void case_established(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
+{
+	struct conn k;
+	struct wdir *sc, *cs;
+	struct tcp_repair_window rw = {};
+	uint32_t nxt, rnxt = 0, snxt = 0, cnxt;
+	struct pktspec s, d;
+
+	if (conn_open(&k, f, lfd, lport)) {
+		CHECK(0, "%s established: connection: %s", f->name, strerror(errno));
+		return;
+	}
+	CHECK(xfer(k.sfd, k.cfd, 1000) == 0 && xfer(k.cfd, k.sfd, 500) == 0, "%s data moved",
+	      f->name);
+	settle();
+	sc = wire_find(f->v6, f->s, k.sport, f->c, k.cport);
+	cs = wire_find(f->v6, f->c, k.cport, f->s, k.sport);
+	CHECK(sc && cs && sc->syn && cs->syn, "%s established: handshake seen on the wire", f->name);
+	if (!sc || !cs)
+		goto out;
+	nxt = sc->end;   /* the client's RCV.NXT: everything the server sent */
+	cnxt = cs->end;  /* the server's RCV.NXT */
+	CHECK(nxt == sc->isn + 1 + 1000, "%s wire: server sent SYN + 1000 bytes", f->name);
+	CHECK(repair_read(k.cfd, &rnxt, &rw) == 0 && rnxt == nxt,
+	      "%s TCP_REPAIR rcv_nxt %u == wire %u", f->name, rnxt, nxt);
+	{
+		struct tcp_repair_window rw2;
+
+		CHECK(repair_read(k.sfd, &snxt, &rw2) == 0 && snxt == cnxt,
+		      "%s TCP_REPAIR server rcv_nxt %u == wire %u", f->name, snxt, cnxt);
+	}
+	/* The in-window offsets below must really be inside [rcv_wup, rcv_wup + rcv_wnd]. */
+	CHECK(rw.rcv_wnd > 4096 && !seq_lt(nxt + 300, rw.rcv_wup) &&
+	      seq_lt(nxt + 300, rw.rcv_wup + rw.rcv_wnd),
+	      "%s window wup %u wnd %u holds nxt+300", f->name, rw.rcv_wup, rw.rcv_wnd);
+
+	s = rst(f, f->s, k.sport, f->c, k.cport, nxt, cnxt, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s established exact RST", f->name);
+	s.flags = TF_RST;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s established exact RST without ACK",
+	       f->name);
+	s.flags = TF_RST | TF_ACK;
+	s.ack = 12345;  /* the ACK field is not examined in synchronized states */
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s exact RST, arbitrary ack", f->name);
+	s.ack = cnxt;
+
+	s.seq = nxt + 1;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s rcv_nxt+1 inexact", f->name);
+	s.seq = nxt + 300;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s rcv_nxt+300 inexact", f->name);
+	policy(e, RG_P_INEXACT_PASS);
+	expect(e, &s, XDP_PASS, RG_R_INEXACT, RG_ACT_PASS, "%s inexact, inexact=pass", f->name);
+	policy(e, 0);
+
+	s.seq = nxt + 0x40000000;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s far ahead: out of window",
+	       f->name);
+	s.seq = rw.rcv_wup - 0x20000;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s behind rcv_wup: out of window",
+	       f->name);
+	s.seq = rw.rcv_wup + rw.rcv_wnd + 0x10000;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s past the right edge",
+	       f->name);
+	policy(e, RG_P_MONITOR);
+	s.seq = nxt + 0x40000000;
+	expect(e, &s, XDP_PASS, RG_R_OUT_OF_WINDOW, RG_ACT_MONITOR, "%s monitor mode passes",
+	       f->name);
+	policy(e, 0);
+
+	s.seq = nxt;
+	s.flags = TF_RST | TF_SYN;
+	expect(e, &s, XDP_DROP, RG_R_BAD_FLAGS, RG_ACT_DROP, "%s SYN+RST", f->name);
+	s.flags = TF_RST | TF_FIN | TF_ACK;
+	expect(e, &s, XDP_DROP, RG_R_BAD_FLAGS, RG_ACT_DROP, "%s RST+FIN", f->name);
+
+	/* The other direction: the client resets the server. */
+	s = rst(f, f->c, k.cport, f->s, k.sport, cnxt, nxt, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s exact RST to the server", f->name);
+	s.seq = cnxt + 0x40000000;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s blind RST to the server",
+	       f->name);
+
+	/* Recent data: the server's next 200 bytes and its RST arrive back to back, the RST
+	 * reaches XDP while the socket's rcv_nxt still stands before that data. */
+	s = rst(f, f->s, k.sport, f->c, k.cport, nxt + 200, cnxt, TF_RST | TF_ACK);
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s RST at unseen data's end: inexact",
+	       f->name);
+	/* Data of the other direction must not vouch for this one. */
+	d = rst(f, f->c, k.cport, f->s, k.sport, nxt, cnxt, TF_ACK | TF_PSH);
+	d.payload = 200;  /* ends at nxt+200 too, in the wrong direction */
+	expect(e, &d, XDP_PASS, RG_R_NON_RST, RG_ACT_PASS, "%s client data frame", f->name);
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP,
+	       "%s other direction's data does not vouch", f->name);
+	d = rst(f, f->s, k.sport, f->c, k.cport, nxt, cnxt, TF_ACK | TF_PSH);
+	d.payload = 200;
+	expect(e, &d, XDP_PASS, RG_R_NON_RST, RG_ACT_PASS, "%s server data frame", f->name);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s RST at the recent data's end",
+	       f->name);
+	s.seq = nxt + 199;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s recent data end - 1: inexact",
+	       f->name);
+	s.seq = nxt;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s rcv_nxt still exact", f->name);
+	/* A FIN also ends a segment the stack may not have consumed yet. */
+	d.payload = 0;
+	d.seq = nxt + 200;
+	d.flags = TF_ACK | TF_FIN;
+	expect(e, &d, XDP_PASS, RG_R_NON_RST, RG_ACT_PASS, "%s server FIN frame", f->name);
+	s.seq = nxt + 201;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s RST after the recent FIN", f->name);
+	/* A frame with no payload leaves the remembered end alone. */
+	d.flags = TF_ACK;
+	d.seq = nxt + 5000;
+	expect(e, &d, XDP_PASS, RG_R_NON_RST, RG_ACT_PASS, "%s pure ACK frame", f->name);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s pure ACK does not overwrite", f->name);
+	/* Recent data far outside the window does not widen it. */
+	d = rst(f, f->s, k.sport, f->c, k.cport, nxt + 0x40000000, cnxt, TF_ACK | TF_PSH);
+	d.payload = 100;
+	expect(e, &d, XDP_PASS, RG_R_NON_RST, RG_ACT_PASS, "%s forged far data frame", f->name);
+	s.seq = nxt + 0x40000000 + 100;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP,
+	       "%s RST after out-of-window data: out of window", f->name);
+	CHECK(tcp_state_fd(k.cfd) == TCP_ESTABLISHED, "%s client still established", f->name);
+out:
+	conn_close(&k);
+	settle();
+}
+
+/* No socket at all, and a listener without a connection: the stack would discard both. */
+static void case_no_socket(struct rg_env *e, const struct fam *f, uint16_t lport)
+{
+	uint16_t p = unused_port(f->v6, f->c), q = unused_port(f->v6, f->c);
+	struct pktspec s = rst(f, f->s, lport, f->c, p, 0x12345678, 1, TF_RST | TF_ACK);
+
+	expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP, "%s no socket: no_flow", f->name);
+	policy(e, RG_P_UNKNOWN_PASS);
+	expect(e, &s, XDP_PASS, RG_R_NO_FLOW, RG_ACT_PASS, "%s no socket, unknown=pass", f->name);
+	policy(e, 0);
+	s = rst(f, f->c, q, f->s, lport, 0x12345678, 0, TF_RST);
+	expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP, "%s RST to a listener: no_flow",
+	       f->name);
+	s.flags = TF_RST | TF_ACK;
+	expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP, "%s RST+ACK to a listener: no_flow",
+	       f->name);
+}
+
+/* SYN-SENT: a connect() to an address whose SYN vanishes into the veth. */
+static void case_syn_sent(struct rg_env *e, const struct fam *f)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = mkaddr(f->v6, f->far, 80, &ss);
+	uint16_t cport;
+	int fd = tcp_bound(f->v6, f->c, &cport), rc;
+	struct wdir *w;
+	struct pktspec s;
+	uint32_t isn;
+
+	if (fd < 0) {
+		CHECK(0, "%s syn-sent: socket", f->name);
+		return;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	rc = connect(fd, (struct sockaddr *)&ss, l);
+	CHECK(rc < 0 && errno == EINPROGRESS, "%s connect to a silent address is in progress (%s)",
+	      f->name, strerror(errno));
+	settle();
+	w = wire_find(f->v6, f->c, cport, f->far, 80);
+	CHECK(w && w->syn, "%s the SYN was seen on the wire", f->name);
+	CHECK(tcp_state_fd(fd) == TCP_SYN_SENT, "%s socket in SYN-SENT (%d)", f->name,
+	      tcp_state_fd(fd));
+	if (!w) {
+		close(fd);
+		return;
+	}
+	isn = w->isn;
+	s = rst(f, f->far, 80, f->c, cport, 0, isn + 1, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s SYN-SENT, ack = ISN+1", f->name);
+	s.seq = 0xdeadbeef;  /* sequence is not checked in SYN-SENT */
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s SYN-SENT, any seq", f->name);
+	s.ack = isn + 2;
+	expect(e, &s, XDP_DROP, RG_R_SYN_SENT_BAD_ACK, RG_ACT_DROP, "%s SYN-SENT ack ISN+2",
+	       f->name);
+	s.ack = isn;
+	expect(e, &s, XDP_DROP, RG_R_SYN_SENT_BAD_ACK, RG_ACT_DROP, "%s SYN-SENT ack ISN", f->name);
+	s.ack = isn + 0x40000000;
+	expect(e, &s, XDP_DROP, RG_R_SYN_SENT_BAD_ACK, RG_ACT_DROP, "%s SYN-SENT ack far off",
+	       f->name);
+	s.ack = isn + 1;
+	s.flags = TF_RST;
+	expect(e, &s, XDP_DROP, RG_R_SYN_SENT_BAD_ACK, RG_ACT_DROP, "%s SYN-SENT RST without ACK",
+	       f->name);
+	s.flags = TF_RST | TF_ACK | TF_SYN;
+	expect(e, &s, XDP_DROP, RG_R_BAD_FLAGS, RG_ACT_DROP, "%s SYN-SENT SYN+RST", f->name);
+	close(fd);
+}
+
+/* An orphaned FIN-WAIT-2 (timewait socket, substate FIN-WAIT-2), its peer in CLOSE-WAIT, then
+ * the same 4-tuple in TIME-WAIT after the peer closes too. */
+static void case_close_wait(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
+{
+	struct conn k;
+	struct wdir *sc, *cs;
+	struct pktspec s;
+	uint32_t snxt, cnxt;
+	int st;
+
+	if (conn_open(&k, f, lfd, lport)) {
+		CHECK(0, "%s close-wait: connection", f->name);
+		conn_close(&k);
+		return;
+	}
+	xfer(k.sfd, k.cfd, 300);
+	xfer(k.cfd, k.sfd, 100);
+	close(k.cfd);
+	k.cfd = -1;
+	/* The server may delay its ACK of our FIN: until it comes the orphan is in FIN-WAIT-1
+	 * (a full socket); the FIN-WAIT-2 timewait socket is what this case is about. */
+	for (int i = 0; i < 100 && proc_state(f->v6, k.cport, k.sport) != TCP_FIN_WAIT2; i++)
+		usleep(10000);
+	settle();
+	cs = wire_find(f->v6, f->c, k.cport, f->s, k.sport);
+	sc = wire_find(f->v6, f->s, k.sport, f->c, k.cport);
+	CHECK(cs && cs->fin && sc, "%s client FIN on the wire", f->name);
+	if (!cs || !sc)
+		goto out;
+	snxt = cs->end;  /* server's RCV.NXT, FIN included */
+	cnxt = sc->end;
+	CHECK(tcp_state_fd(k.sfd) == TCP_CLOSE_WAIT, "%s server in CLOSE-WAIT (%d)", f->name,
+	      tcp_state_fd(k.sfd));
+	st = proc_state(f->v6, k.cport, k.sport);
+	CHECK(st == TCP_FIN_WAIT2, "%s orphaned client in FIN-WAIT-2 (%d)", f->name, st);
+
+	s = rst(f, f->c, k.cport, f->s, k.sport, snxt - 1, cnxt, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s CLOSE-WAIT rcv_nxt-1", f->name);
+	s.seq = snxt;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s CLOSE-WAIT rcv_nxt", f->name);
+	s.seq = snxt - 2;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s CLOSE-WAIT rcv_nxt-2",
+	       f->name);
+	s.seq = snxt + 100;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s CLOSE-WAIT in window", f->name);
+
+	/* The orphan lives as a timewait socket; RFC 1337 does not apply to FIN-WAIT-2. */
+	s = rst(f, f->s, k.sport, f->c, k.cport, cnxt, snxt, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s orphan FIN-WAIT-2 exact", f->name);
+	policy(e, RG_P_TIMEWAIT_DROP);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s FIN-WAIT-2 exact, timewait=drop",
+	       f->name);
+	policy(e, 0);
+	s.seq = cnxt + 100;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s orphan FIN-WAIT-2 in window",
+	       f->name);
+	s.seq = cnxt + 0x40000000;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s orphan FIN-WAIT-2 blind",
+	       f->name);
+
+	/* Now the server closes: the orphan moves to TIME-WAIT, the server is gone after LAST-ACK. */
+	close(k.sfd);
+	k.sfd = -1;
+	settle();
+	sc = wire_find(f->v6, f->s, k.sport, f->c, k.cport);
+	CHECK(sc && sc->fin, "%s server FIN on the wire", f->name);
+	st = proc_state(f->v6, k.cport, k.sport);
+	CHECK(st == TCP_TIME_WAIT, "%s client now in TIME-WAIT (%d)", f->name, st);
+	if (!sc)
+		goto out;
+	cnxt = sc->end;
+	s = rst(f, f->s, k.sport, f->c, k.cport, cnxt, snxt, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_TIMEWAIT, RG_ACT_PASS, "%s TIME-WAIT (from orphan) exact",
+	       f->name);
+	s = rst(f, f->c, k.cport, f->s, k.sport, snxt, cnxt, TF_RST | TF_ACK);
+	expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP, "%s RST to the closed server", f->name);
+out:
+	conn_close(&k);
+}
+
+/* Both sides close; the side that closed first ends in TIME-WAIT (RFC 1337's case). */
+static void case_time_wait(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
+{
+	struct conn k;
+	struct wdir *sc, *cs;
+	struct pktspec s;
+	char b[16];
+	int st;
+
+	if (conn_open(&k, f, lfd, lport)) {
+		CHECK(0, "%s time-wait: connection", f->name);
+		conn_close(&k);
+		return;
+	}
+	xfer(k.sfd, k.cfd, 700);
+	shutdown(k.cfd, SHUT_WR);
+	CHECK(read(k.sfd, b, sizeof(b)) == 0, "%s server sees EOF", f->name);
+	close(k.sfd);
+	k.sfd = -1;
+	CHECK(read(k.cfd, b, sizeof(b)) == 0, "%s client sees EOF", f->name);
+	close(k.cfd);
+	k.cfd = -1;
+	settle();
+	st = proc_state(f->v6, k.cport, k.sport);
+	CHECK(st == TCP_TIME_WAIT, "%s active closer in TIME-WAIT (%d)", f->name, st);
+	CHECK(proc_state(f->v6, k.sport, k.cport) < 0, "%s passive closer gone (%d)", f->name,
+	      proc_state(f->v6, k.sport, k.cport));
+	sc = wire_find(f->v6, f->s, k.sport, f->c, k.cport);
+	cs = wire_find(f->v6, f->c, k.cport, f->s, k.sport);
+	CHECK(sc && sc->fin && cs && cs->fin, "%s both FINs on the wire", f->name);
+	if (!sc || !cs)
+		return;
+	CHECK(sc->end == sc->isn + 1 + 700 + 1, "%s server sent SYN, 700 bytes, FIN", f->name);
+	s = rst(f, f->s, k.sport, f->c, k.cport, sc->end, cs->end, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_TIMEWAIT, RG_ACT_PASS, "%s TIME-WAIT exact, timewait=accept",
+	       f->name);
+	policy(e, RG_P_TIMEWAIT_DROP);
+	expect(e, &s, XDP_DROP, RG_R_TIMEWAIT, RG_ACT_DROP, "%s TIME-WAIT exact, timewait=drop",
+	       f->name);
+	policy(e, RG_P_TIMEWAIT_DROP | RG_P_MONITOR);
+	expect(e, &s, XDP_PASS, RG_R_TIMEWAIT, RG_ACT_MONITOR, "%s TIME-WAIT drop in monitor mode",
+	       f->name);
+	policy(e, 0);
+	s.seq = sc->end - 1;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s TIME-WAIT rcv_nxt-1", f->name);
+	s.seq = sc->end + 100;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s TIME-WAIT inexact", f->name);
+	s.seq = sc->end;
+	s.flags = TF_RST | TF_SYN;
+	expect(e, &s, XDP_DROP, RG_R_BAD_FLAGS, RG_ACT_DROP, "%s TIME-WAIT SYN+RST", f->name);
+}
+
+/* SYN-RECEIVED (a request socket) and then SACK: a peer made of injected frames, whose
+ * replies vanish into the veth, so nothing completes behind our back. */
+static void case_request_and_sack(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
+{
+	const uint32_t pisn = 0x7ffffff0;  /* the peer's ISN: the data below wraps bit 31 */
+	const uint16_t pport = 40001;
+	struct pktspec syn = { .v6 = f->v6, .src = f->peer, .dst = f->s, .sport = pport,
+			       .dport = lport, .seq = pisn, .flags = TF_SYN, .sackok = 1,
+			       .has_wscale = 1, .wscale = 7 };
+	struct pktspec s, a;
+	struct wdir *w;
+	uint32_t sisn, nxt = pisn + 1;
+	int st, cfd = -1;
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+
+	CHECK(inject(&syn) == 0, "%s injected SYN", f->name);
+	settle();
+	w = wire_find(f->v6, f->s, lport, f->peer, pport);
+	CHECK(w && w->syn && w->ack == nxt, "%s SYN-ACK to the fake peer on the wire", f->name);
+	st = proc_state(f->v6, lport, pport);
+	CHECK(st == TCP_SYN_RECV, "%s request socket in SYN-RECV (%d)", f->name, st);
+	if (!w)
+		return;
+	sisn = w->isn;
+
+	s = rst(f, f->peer, pport, f->s, lport, nxt, sisn + 1, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s SYN-RECV exact", f->name);
+	s.seq = nxt + 100;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s SYN-RECV in window", f->name);
+	s.seq = nxt + 0x40000000;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s SYN-RECV blind", f->name);
+	s.seq = nxt - 1;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s SYN-RECV at the peer's ISN",
+	       f->name);
+
+	/* Complete the handshake, then send 100 bytes 1000 bytes ahead: the server SACKs them. */
+	a = syn;
+	a.flags = TF_ACK;
+	a.seq = nxt;
+	a.ack = sisn + 1;
+	a.win = 1000;
+	CHECK(inject(&a) == 0, "%s injected ACK", f->name);
+	settle();
+	if (poll(&pfd, 1, 1000) == 1)
+		cfd = accept(lfd, NULL, NULL);
+	CHECK(cfd >= 0, "%s handshake with the fake peer completed", f->name);
+	if (cfd < 0)
+		return;
+	a.flags = TF_ACK | TF_PSH;
+	a.seq = nxt + 1000;
+	a.payload = 100;
+	CHECK(inject(&a) == 0, "%s injected out-of-order data", f->name);
+	settle();
+	w = wire_find(f->v6, f->s, lport, f->peer, pport);
+	CHECK(w && w->ack == nxt, "%s server still acks %u (%u)", f->name, nxt, w ? w->ack : 0);
+	{
+		uint32_t rn = 0;
+		struct tcp_repair_window rw;
+
+		CHECK(repair_read(cfd, &rn, &rw) == 0 && rn == nxt, "%s TCP_REPAIR rcv_nxt %u == %u",
+		      f->name, rn, nxt);
+	}
+	s = rst(f, f->peer, pport, f->s, lport, nxt + 1100, sisn + 1, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s RST at the SACK block's right edge",
+	       f->name);
+	s.seq = nxt + 1000;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s RST at the SACK block's left edge",
+	       f->name);
+	s.seq = nxt + 1099;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s RST inside the SACK block", f->name);
+	s.seq = nxt;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s RST at rcv_nxt with a SACK hole",
+	       f->name);
+	close(cfd);
+}
+
+/* ---- both role ------------------------------------------------------------------------- */
+
+/* Replays a handshake (and some data) of a -> b through the program, for the flow table. */
+static void replay(struct rg_env *e, const struct fam *f, const char *a, uint16_t ap,
+		   const char *b, uint16_t bp, uint32_t aisn, uint32_t bisn)
+{
+	struct pktspec syn = { .v6 = f->v6, .src = a, .dst = b, .sport = ap, .dport = bp,
+			       .seq = aisn, .flags = TF_SYN, .has_wscale = 1, .wscale = 7 };
+	struct pktspec sa = { .v6 = f->v6, .src = b, .dst = a, .sport = bp, .dport = ap,
+			      .seq = bisn, .ack = aisn + 1, .flags = TF_SYN | TF_ACK,
+			      .has_wscale = 1, .wscale = 7 };
+	struct pktspec ack = { .v6 = f->v6, .src = a, .dst = b, .sport = ap, .dport = bp,
+			       .seq = aisn + 1, .ack = bisn + 1, .flags = TF_ACK, .win = 512 };
+	struct pktspec data = sa;
+
+	CHECK(env_run_spec(e, &syn) == XDP_PASS && env_run_spec(e, &sa) == XDP_PASS &&
+	      env_run_spec(e, &ack) == XDP_PASS, "%s replayed handshake passes", f->name);
+	data.flags = TF_ACK | TF_PSH;
+	data.seq = bisn + 1;
+	data.payload = 100;
+	data.win = 512;
+	CHECK(env_run_spec(e, &data) == XDP_PASS, "%s replayed data passes", f->name);
+	ack.ack = bisn + 101;
+	CHECK(env_run_spec(e, &ack) == XDP_PASS, "%s replayed ack passes", f->name);
+}
+
+static void case_both(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
+{
+	struct pktspec s;
+	struct rg_flow fl;
+	uint16_t nosock = unused_port(f->v6, f->c);
+	struct conn k;
+	struct wdir *sc;
+
+	/* A host that forwards nothing: everything it receives is for itself. */
+	CHECK(set_forwarding(0) == 0, "forwarding off");
+	s = rst(f, f->fwd_a, 40000, f->far, 179, 5000, 0, TF_RST);
+	expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+	       "%s both, forwarding off: non-local dst is ours, no socket", f->name);
+	CHECK(set_forwarding(1) == 0, "forwarding on");
+
+	/* Local destination with a socket: judged by the socket, no flow table entry needed. */
+	if (conn_open(&k, f, lfd, lport) == 0) {
+		xfer(k.sfd, k.cfd, 100);
+		settle();
+		sc = wire_find(f->v6, f->s, k.sport, f->c, k.cport);
+		CHECK(sc != NULL, "%s both: connection on the wire", f->name);
+		if (sc) {
+			s = rst(f, f->s, k.sport, f->c, k.cport, sc->end, 0, TF_RST);
+			expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s both, local socket exact",
+			       f->name);
+			s.seq = sc->end + 0x40000000;
+			expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP,
+			       "%s both, local socket blind", f->name);
+		}
+	} else {
+		CHECK(0, "%s both: connection", f->name);
+	}
+	conn_close(&k);
+
+	/* Local destination, no socket, but a flow table entry that would call the RST exact:
+	 * a missing socket is conclusive for our own addresses. */
+	replay(e, f, f->peer, 40400, f->c, nosock, 1000, 9000);
+	CHECK(env_flow(e, &(struct pktspec){ .v6 = f->v6, .src = f->peer, .dst = f->c,
+					     .sport = 40400, .dport = nosock }, &fl) == 0,
+	      "%s flow to a local port without socket is tracked", f->name);
+	s = rst(f, f->peer, 40400, f->c, nosock, 1001, 0, TF_RST);
+	expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+	       "%s both, local dst without socket: no_flow despite a tracked flow", f->name);
+
+	/* Forwarded, never seen: the flow-table path, no_flow under policy unknown. */
+	s = rst(f, f->far, 179, f->fwd_a, 40001, 7777, 0, TF_RST);
+	expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP, "%s both, forwarded untracked", f->name);
+	policy(e, RG_P_UNKNOWN_PASS);
+	expect(e, &s, XDP_PASS, RG_R_NO_FLOW, RG_ACT_PASS, "%s both, forwarded untracked, pass",
+	       f->name);
+	policy(e, 0);
+
+	/* Forwarded and tracked: no local socket, yet never dropped for lacking one. */
+	replay(e, f, f->fwd_a, 40000, f->far, 179, 1000, 9000);
+	s = rst(f, f->far, 179, f->fwd_a, 40000, 9101, 0, TF_RST);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s both, forwarded tracked exact",
+	       f->name);
+	s.seq = 9101 + 0x40000000;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s both, forwarded blind",
+	       f->name);
+	replay(e, f, f->fwd_a, 40002, f->far, 179, 1000, 9000);
+	s = rst(f, f->far, 179, f->fwd_a, 40002, 9101 + 3000, 0, TF_RST);
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s both, forwarded inexact", f->name);
+	s = rst(f, f->fwd_a, 40002, f->far, 179, 1001, 0, TF_RST);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s both, forwarded exact other way",
+	       f->name);
+}
+
+/* The host role never consults the flow table: forwarded traffic is not its business, a
+ * forwarded RST finds no socket. */
+static void case_host_forwarded(struct rg_env *e, const struct fam *f)
+{
+	struct pktspec s;
+
+	replay(e, f, f->fwd_a, 41000, f->far, 179, 1000, 9000);
+	s = rst(f, f->far, 179, f->fwd_a, 41000, 9101, 0, TF_RST);
+	expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP, "%s host role, forwarded RST: no_flow",
+	       f->name);
+}
+
+int main(void)
+{
+	struct rg_env e;
+	int lfd[2];
+	uint16_t lport[2];
+	cpu_set_t cpus;
+	int rc, err;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The recent-data cache is per CPU and a test run executes on the caller's CPU. */
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu(), &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+
+	rc = setup_ns();
+	if (rc == 77)
+		return 77;
+	CHECK(rc == 0, "namespace set up");
+	if (rc)
+		return t_summary("host");
+	sniff_fd = socket(AF_PACKET, SOCK_RAW, htons(0x0003 /* ETH_P_ALL */));
+	if (sniff_fd < 0) {
+		printf("SKIP: AF_PACKET socket: %s\n", strerror(errno));
+		return 77;
+	}
+	for (int v = 0; v < 2; v++) {
+		lfd[v] = tcp_bound(fams[v].v6, fams[v].s, &lport[v]);
+		CHECK(lfd[v] >= 0 && listen(lfd[v], 16) == 0, "%s listener", fams[v].name);
+	}
+
+	err = env_open(&e, RG_ROLE_HOST, 0, 1024);
+	if (err == -EPERM) {
+		printf("SKIP: cannot load BPF: %s\n", strerror(-err));
+		return 77;
+	}
+	CHECK(err == 0, "host role loads: %s", strerror(-err));
+	if (err)
+		return t_summary("host");
+	e.ifindex = lo_ifindex;
+	for (int v = 0; v < 2; v++) {
+		const struct fam *f = &fams[v];
+
+		printf("# host role, %s\n", f->name);
+		case_established(&e, f, lfd[v], lport[v]);
+		case_no_socket(&e, f, lport[v]);
+		case_syn_sent(&e, f);
+		case_close_wait(&e, f, lfd[v], lport[v]);
+		case_time_wait(&e, f, lfd[v], lport[v]);
+		case_request_and_sack(&e, f, lfd[v], lport[v]);
+		case_host_forwarded(&e, f);
+	}
+	env_close(&e);
+
+	err = env_open(&e, RG_ROLE_BOTH, 0, 1024);
+	CHECK(err == 0, "both role loads: %s", strerror(-err));
+	if (err)
+		return t_summary("host");
+	e.ifindex = lo_ifindex;
+	for (int v = 0; v < 2; v++) {
+		printf("# both role, %s\n", fams[v].name);
+		case_both(&e, &fams[v], lfd[v], lport[v]);
+		/* The socket verdicts hold in the both role as well. */
+		case_established(&e, &fams[v], lfd[v], lport[v]);
+		case_syn_sent(&e, &fams[v]);
+		case_time_wait(&e, &fams[v], lfd[v], lport[v]);
+	}
+	env_close(&e);
+	return t_summary("host");
+}
