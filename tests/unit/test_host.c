@@ -815,7 +815,7 @@ static void case_time_wait(struct rg_env *e, const struct fam *f, int lfd, uint1
  * replies vanish into the veth, so nothing completes behind our back. */
 static void case_request_and_sack(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
 {
-	const uint32_t pisn = 0x7ffffff0;  /* the peer's ISN: the data below wraps bit 31 */
+	const uint32_t pisn = 0xfffffd00;  /* the peer's ISN: the data below wraps 2^32 */
 	const uint16_t pport = 40001;
 	struct pktspec syn = { .v6 = f->v6, .src = f->peer, .dst = f->s, .sport = pport,
 			       .dport = lport, .seq = pisn, .flags = TF_SYN, .sackok = 1,
@@ -884,7 +884,151 @@ static void case_request_and_sack(struct rg_env *e, const struct fam *f, int lfd
 	s.seq = nxt;
 	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s RST at rcv_nxt with a SACK hole",
 	       f->name);
+
+	/* The peer's FIN at rcv_nxt: CLOSE-WAIT; our shutdown then makes it LAST-ACK, where
+	 * rcv_nxt-1 (the FIN's own sequence) is still accepted. */
+	a.flags = TF_ACK | TF_FIN;
+	a.seq = nxt;
+	a.payload = 0;
+	CHECK(inject(&a) == 0, "%s injected FIN", f->name);
+	settle();
+	CHECK(tcp_state_fd(cfd) == TCP_CLOSE_WAIT, "%s server in CLOSE-WAIT (%d)", f->name,
+	      tcp_state_fd(cfd));
+	shutdown(cfd, SHUT_WR);
+	settle();
+	CHECK(tcp_state_fd(cfd) == TCP_LAST_ACK, "%s server in LAST-ACK (%d)", f->name,
+	      tcp_state_fd(cfd));
+	s.seq = nxt;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s LAST-ACK rcv_nxt-1", f->name);
+	s.seq = nxt + 1;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s LAST-ACK rcv_nxt", f->name);
+	s.seq = nxt - 1;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s LAST-ACK rcv_nxt-2", f->name);
 	close(cfd);
+}
+
+/* A connection with an injected peer; returns the accepted fd and the server's ISN. */
+static int fake_open(const struct fam *f, int lfd, uint16_t lport, uint16_t pport, uint32_t pisn,
+		     uint32_t *sisn)
+{
+	struct pktspec syn = { .v6 = f->v6, .src = f->peer, .dst = f->s, .sport = pport,
+			       .dport = lport, .seq = pisn, .flags = TF_SYN, .sackok = 1 };
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	struct wdir *w;
+
+	if (inject(&syn))
+		return -1;
+	settle();
+	w = wire_find(f->v6, f->s, lport, f->peer, pport);
+	if (!w || !w->syn)
+		return -1;
+	*sisn = w->isn;
+	syn.flags = TF_ACK;
+	syn.seq = pisn + 1;
+	syn.ack = w->isn + 1;
+	if (inject(&syn) || poll(&pfd, 1, 1000) != 1)
+		return -1;
+	return accept(lfd, NULL, NULL);
+}
+
+/* CLOSING: both FINs crossed (ours vanished into the veth, so the peer never acked it). */
+static void case_closing(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
+{
+	const uint16_t pport = 40002;
+	const uint32_t pisn = 0x00abcdef;
+	uint32_t sisn = 0, nxt = pisn + 1;
+	int fd = fake_open(f, lfd, lport, pport, pisn, &sisn);
+	struct pktspec fin = { .v6 = f->v6, .src = f->peer, .dst = f->s, .sport = pport,
+			       .dport = lport, .sackok = 1 }, s;
+
+	CHECK(fd >= 0, "%s closing: handshake with the fake peer", f->name);
+	if (fd < 0)
+		return;
+	shutdown(fd, SHUT_WR);
+	settle();
+	CHECK(tcp_state_fd(fd) == TCP_FIN_WAIT1, "%s server in FIN-WAIT-1 (%d)", f->name,
+	      tcp_state_fd(fd));
+	fin.seq = nxt;
+	fin.ack = sisn + 1;  /* does not acknowledge the server's FIN */
+	fin.flags = TF_ACK | TF_FIN;
+	CHECK(inject(&fin) == 0, "%s injected crossing FIN", f->name);
+	settle();
+	CHECK(tcp_state_fd(fd) == TCP_CLOSING, "%s server in CLOSING (%d)", f->name,
+	      tcp_state_fd(fd));
+	s = rst(f, f->peer, pport, f->s, lport, nxt, sisn + 1, TF_RST | TF_ACK);
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s CLOSING rcv_nxt-1", f->name);
+	s.seq = nxt + 1;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s CLOSING rcv_nxt", f->name);
+	s.seq = nxt + 100;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s CLOSING in window", f->name);
+	s.seq = nxt - 1;
+	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s CLOSING rcv_nxt-2", f->name);
+	close(fd);
+}
+
+/* Dual-stack sockets: an AF_INET6 socket carrying an IPv4 connection (v4-mapped addresses)
+ * is found by an IPv4 lookup, at both ends. */
+static void case_mapped(struct rg_env *e, int lfd4, uint16_t lport4)
+{
+	const struct fam *f = &fams[0];
+	struct sockaddr_storage ss;
+	socklen_t l;
+	int off = 0, lfd, cfd, sfd;
+	uint16_t lport = 0, cport;
+	struct wdir *sc, *cs;
+	struct pktspec s;
+
+	/* Server side: a "::" listener accepting IPv4. */
+	lfd = socket(AF_INET6, SOCK_STREAM, 0);
+	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	l = mkaddr(1, "::", 0, &ss);
+	CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&ss, l) == 0 && listen(lfd, 4) == 0,
+	      "dual-stack listener");
+	lport = local_port(lfd);
+	cfd = tcp_bound(0, f->c, &cport);
+	l = mkaddr(0, f->s, lport, &ss);
+	CHECK(cfd >= 0 && connect(cfd, (struct sockaddr *)&ss, l) == 0, "v4 connect to ::");
+	sfd = accept(lfd, NULL, NULL);
+	CHECK(sfd >= 0 && xfer(cfd, sfd, 64) == 0 && xfer(sfd, cfd, 32) == 0, "v4-mapped data");
+	settle();
+	cs = wire_find(0, f->c, cport, f->s, lport);
+	sc = wire_find(0, f->s, lport, f->c, cport);
+	if (cs && sc) {
+		s = rst(f, f->c, cport, f->s, lport, cs->end, sc->end, TF_RST | TF_ACK);
+		expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "v4-mapped server socket exact");
+		s.seq = cs->end + 0x40000000;
+		expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "v4-mapped server blind");
+	} else {
+		CHECK(0, "v4-mapped connection on the wire");
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+
+	/* Client side: an AF_INET6 socket connecting to ::ffff:198.18.0.2. */
+	cfd = socket(AF_INET6, SOCK_STREAM, 0);
+	setsockopt(cfd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	l = mkaddr(1, "::ffff:198.18.0.1", 0, &ss);
+	CHECK(cfd >= 0 && bind(cfd, (struct sockaddr *)&ss, l) == 0, "v4-mapped client bind");
+	cport = local_port(cfd);
+	l = mkaddr(1, "::ffff:198.18.0.2", lport4, &ss);
+	CHECK(connect(cfd, (struct sockaddr *)&ss, l) == 0, "v4-mapped client connect");
+	sfd = accept(lfd4, NULL, NULL);
+	CHECK(sfd >= 0 && xfer(sfd, cfd, 48) == 0, "v4-mapped client data");
+	settle();
+	cs = wire_find(0, f->c, cport, f->s, lport4);
+	sc = wire_find(0, f->s, lport4, f->c, cport);
+	if (cs && sc) {
+		s = rst(f, f->s, lport4, f->c, cport, sc->end, cs->end, TF_RST | TF_ACK);
+		expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "v4-mapped client socket exact");
+		s.seq = sc->end + 100;
+		expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "v4-mapped client inexact");
+	} else {
+		CHECK(0, "v4-mapped client connection on the wire");
+	}
+	close(cfd);
+	if (sfd >= 0)
+		close(sfd);
 }
 
 /* ---- both role ------------------------------------------------------------------------- */
@@ -979,6 +1123,32 @@ static void case_both(struct rg_env *e, const struct fam *f, int lfd, uint16_t l
 	s = rst(f, f->fwd_a, 40002, f->far, 179, 1001, 0, TF_RST);
 	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s both, forwarded exact other way",
 	       f->name);
+
+	/* A wildcard listener of our own on the forwarded flow's port: the socket lookup matches
+	 * it whatever the destination, and a listener must not make the RST look local. */
+	{
+		struct sockaddr_storage ss;
+		socklen_t l = mkaddr(f->v6, f->v6 ? "::" : "0.0.0.0", 0, &ss);
+		int on = 1, wl = socket(f->v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+		uint16_t wport;
+
+		if (f->v6)
+			setsockopt(wl, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		CHECK(wl >= 0 && bind(wl, (struct sockaddr *)&ss, l) == 0 && listen(wl, 4) == 0,
+		      "%s wildcard listener", f->name);
+		wport = local_port(wl);
+		replay(e, f, f->fwd_a, 40003, f->far, wport, 3000, 7000);
+		s = rst(f, f->fwd_a, 40003, f->far, wport, 3001, 0, TF_RST);
+		expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS,
+		       "%s both, forwarded exact to a port we listen on too", f->name);
+		s.seq = 3001 + 0x40000000;
+		expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP,
+		       "%s both, forwarded blind to a port we listen on too", f->name);
+		s = rst(f, f->peer, 40004, f->c, wport, 3001, 0, TF_RST);
+		expect(e, &s, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+		       "%s both, local RST to our wildcard listener", f->name);
+		close(wl);
+	}
 }
 
 /* The host role never consults the flow table: forwarded traffic is not its business, a
@@ -1042,8 +1212,10 @@ int main(void)
 		case_close_wait(&e, f, lfd[v], lport[v]);
 		case_time_wait(&e, f, lfd[v], lport[v]);
 		case_request_and_sack(&e, f, lfd[v], lport[v]);
+		case_closing(&e, f, lfd[v], lport[v]);
 		case_host_forwarded(&e, f);
 	}
+	case_mapped(&e, lfd[0], lport[0]);
 	env_close(&e);
 
 	err = env_open(&e, RG_ROLE_BOTH, 0, 1024);
