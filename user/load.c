@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Creates the shared pinned maps once and loads every per-interface program instance on them. */
+#include "load.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flow_state.h"
+#include "log.h"
+#include "rstguard.skel.h"
+#include "state.h"
+#include "util.h"
+
+static const char *const policy_maps[] = { "rg_policy", "rg_ports", "rg_protect", "rg_exempt" };
+
+static bool is_policy_map(const char *name)
+{
+	for (size_t i = 0; i < sizeof(policy_maps) / sizeof(policy_maps[0]); i++)
+		if (!strcmp(name, policy_maps[i]))
+			return true;
+	return false;
+}
+
+uint32_t rg_pinned_flows(void)
+{
+	char path[PATH_MAX];
+	uint32_t n = 0;
+	int fd;
+
+	pin_path(path, sizeof(path), "maps", "rg_flows4");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (rg_map_max_entries(fd, &n))
+		n = 0;
+	close(fd);
+	return n;
+}
+
+/* The flow tables and their presence filter are sized together: the filter's mask is a load-time
+ * constant derived from the table size. */
+static void size_flow_table(struct rstguard *skel, uint32_t flows)
+{
+	uint32_t words = rg_presence_words(flows);
+
+	bpf_map__set_max_entries(skel->maps.rg_flows4, flows);
+	bpf_map__set_max_entries(skel->maps.rg_flows6, flows);
+	bpf_map__set_max_entries(skel->maps.rg_presence, words);
+	skel->rodata->cfg_presence_mask = words - 1;
+}
+
+/* libbpf refuses a mismatched pin with a bare EINVAL; say which map and what to do instead. */
+static int check_pinned(struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), err = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : rg_fail(RC_ERR, "cannot open pinned map %s: %s", path,
+						     errstr(-errno));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = rg_fail(RC_ERR, "cannot inspect pinned map %s: %s", path, errstr(-errno));
+	else if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+		 info.value_size != bpf_map__value_size(map) ||
+		 info.max_entries != bpf_map__max_entries(map) ||
+		 info.map_flags != bpf_map__map_flags(map))
+		err = rg_fail(RC_ERR,
+			      "pinned map %s does not match this rstguard build (left by another "
+			      "version?); 'rstguard detach --all' removes it, and the policy with it",
+			      path);
+	close(fd);
+	return err;
+}
+
+/* Points every shared map at its pin, so libbpf reuses what exists and pins what it creates. */
+static int set_pins(struct rstguard *skel, enum rg_map_set set, bool check)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		const char *name = bpf_map__name(map);
+
+		/* .rodata/.bss belong to one instance: they carry its slot, role and clock. */
+		if (bpf_map__is_internal(map))
+			continue;
+		if (set == RG_MAPS_POLICY && !is_policy_map(name)) {
+			bpf_map__set_autocreate(map, false);
+			continue;
+		}
+		pin_path(path, sizeof(path), "maps", name);
+		if (check && (err = check_pinned(map, path)))
+			return err;
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return rg_fail(RC_ERR, "cannot set pin path %s: %s", path, errstr(err));
+	}
+	return 0;
+}
+
+static uint32_t resolve_flows(uint32_t flows_req, int *rc)
+{
+	uint32_t have = rg_pinned_flows();
+
+	*rc = 0;
+	if (flows_req && have && flows_req != have) {
+		*rc = rg_fail(RC_USAGE,
+			      "the shared flow table already has %u entries, --flows %u cannot "
+			      "resize it while it is in use: leave out --flows, or 'rstguard detach "
+			      "--all' first (drops tracked flows and policy)",
+			      have, flows_req);
+		return 0;
+	}
+	return have ? have : flows_req ? flows_req : RG_DEFAULT_FLOWS;
+}
+
+static int write_default_policy(void)
+{
+	struct rg_policy p = { .bits = 0, .generation = 1, .timeout = RG_TIMEOUTS_DEFAULT };
+	struct rg_state st;
+	int err = rg_state_open(&st, cli.pin_dir);
+
+	if (!err) {
+		err = rg_policy_write(&st, &p);
+		rg_state_close(&st);
+	}
+	if (err)
+		return rg_fail(RC_ERR, "cannot write the default policy: %s", errstr(err));
+	return 0;
+}
+
+int rg_maps_prepare(enum rg_map_set set, uint32_t flows_req, uint32_t *flows)
+{
+	char path[PATH_MAX];
+	struct rstguard *skel;
+	struct bpf_program *prog;
+	bool new_policy;
+	int rc, err;
+
+	*flows = resolve_flows(flows_req, &rc);
+	if (rc)
+		return rc;
+	pin_path(path, sizeof(path), "maps", "rg_policy");
+	new_policy = access(path, F_OK) != 0;
+
+	skel = rstguard__open();
+	if (!skel)
+		return rg_fail(RC_ERR, "cannot open the embedded BPF object: %s", errstr(-errno));
+	size_flow_table(skel, *flows);
+	/* Only the maps are wanted here; each interface loads its own program later. */
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	rc = set_pins(skel, set, true);
+	if (!rc) {
+		err = rstguard__load(skel);
+		if (err)
+			rc = rg_fail(RC_ERR, "cannot create the shared maps under %s/maps: %s%s",
+				     cli.pin_dir, errstr(err),
+				     err == -EPERM ? " (needs root: CAP_BPF and CAP_NET_ADMIN)" : "");
+	}
+	rstguard__destroy(skel);
+	if (!rc && new_policy)
+		rc = write_default_policy();
+	return rc;
+}
+
+int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, uint32_t flows,
+		     struct rstguard **out)
+{
+	struct rstguard *skel;
+	int rc, err;
+
+	*out = NULL;
+	skel = rstguard__open();
+	if (!skel)
+		return rg_fail(RC_ERR, "cannot open the embedded BPF object: %s", errstr(-errno));
+	skel->rodata->cfg_role = role;
+	skel->rodata->cfg_slot = slot;
+	skel->rodata->cfg_l3 = l3;
+	size_flow_table(skel, flows);
+	rc = set_pins(skel, RG_MAPS_ALL, false);
+	if (!rc) {
+		err = rstguard__load(skel);
+		if (err)
+			rc = rg_fail(RC_ERR, "cannot load the XDP program: %s%s", errstr(err),
+				     rg_log_verbosity ? "" : " (-v shows libbpf's reasons)");
+	}
+	if (rc) {
+		rstguard__destroy(skel);
+		return rc;
+	}
+	*out = skel;
+	return 0;
+}

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Read access to the pinned, shared maps, summed and decoded the way the data plane means them. */
+#include "state.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *const rg_map_names[RG_M_MAX] = {
+	[RG_M_POLICY] = "rg_policy",   [RG_M_STATS] = "rg_stats",   [RG_M_PORTS] = "rg_ports",
+	[RG_M_PROTECT] = "rg_protect", [RG_M_EXEMPT] = "rg_exempt", [RG_M_FLOWS4] = "rg_flows4",
+	[RG_M_FLOWS6] = "rg_flows6",   [RG_M_IFACES] = "rg_ifaces",
+};
+
+static const uint32_t default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
+
+int rg_state_open(struct rg_state *st, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	st->ncpu = libbpf_num_possible_cpus();
+	for (int i = 0; i < RG_M_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, rg_map_names[i]);
+		st->fd[i] = bpf_obj_get(path);
+		if (st->fd[i] < 0 && errno != ENOENT && !err)
+			err = -errno;
+	}
+	if (st->ncpu < 0)
+		err = st->ncpu;
+	if (!err && st->fd[RG_M_POLICY] < 0)
+		err = -ENOENT;
+	if (err)
+		rg_state_close(st);
+	return err;
+}
+
+void rg_state_close(struct rg_state *st)
+{
+	for (int i = 0; i < RG_M_MAX; i++) {
+		if (st->fd[i] >= 0)
+			close(st->fd[i]);
+		st->fd[i] = -1;
+	}
+}
+
+static int map_fd(const struct rg_state *st, int map)
+{
+	return st->fd[map] >= 0 ? st->fd[map] : -ENOENT;
+}
+
+int rg_policy_read(const struct rg_state *st, struct rg_policy *p)
+{
+	__u32 key = 0;
+	int fd = map_fd(st, RG_M_POLICY);
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_lookup_elem(fd, &key, p) ? -errno : 0;
+}
+
+int rg_policy_write(const struct rg_state *st, const struct rg_policy *p)
+{
+	__u32 key = 0;
+	int fd = map_fd(st, RG_M_POLICY);
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_update_elem(fd, &key, p, BPF_ANY) ? -errno : 0;
+}
+
+uint32_t rg_policy_timeout(const struct rg_policy *p, int state)
+{
+	if (state < 0 || state >= RG_ST_MAX)
+		return 0;
+	return p->timeout[state] ? p->timeout[state] : default_timeouts[state];
+}
+
+int rg_ifaces_read(const struct rg_state *st, struct rg_iface out[RG_MAX_IFACES])
+{
+	int fd = map_fd(st, RG_M_IFACES);
+
+	memset(out, 0, sizeof(*out) * RG_MAX_IFACES);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	for (__u32 i = 0; i < RG_MAX_IFACES; i++)
+		if (bpf_map_lookup_elem(fd, &i, &out[i]))
+			return -errno;
+	return 0;
+}
+
+int rg_stats_read(const struct rg_state *st, uint32_t slot, struct rg_counter out[RG_R_MAX])
+{
+	int fd = map_fd(st, RG_M_STATS), err = 0;
+	struct rg_counter *percpu;
+
+	memset(out, 0, sizeof(*out) * RG_R_MAX);
+	if (fd < 0)
+		return fd;
+	if (slot >= RG_MAX_IFACES)
+		return -EINVAL;
+	percpu = calloc(st->ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 r = 0; r < RG_R_MAX && !err; r++) {
+		__u32 key = slot * RG_R_MAX + r;
+
+		if (bpf_map_lookup_elem(fd, &key, percpu)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < st->ncpu; c++)
+			for (int a = 0; a < RG_ACT_MAX; a++) {
+				out[r].packets[a] += percpu[c].packets[a];
+				out[r].bytes[a] += percpu[c].bytes[a];
+			}
+	}
+	free(percpu);
+	return err;
+}
+
+int rg_stats_clear(const struct rg_state *st, uint32_t slot)
+{
+	int fd = map_fd(st, RG_M_STATS), err = 0;
+	struct rg_counter *zero;
+
+	if (fd < 0)
+		return fd;
+	zero = calloc(st->ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 r = 0; r < RG_R_MAX; r++) {
+		__u32 key = slot * RG_R_MAX + r;
+
+		if (bpf_map_update_elem(fd, &key, zero, BPF_ANY)) {
+			err = -errno;
+			break;
+		}
+	}
+	free(zero);
+	return err;
+}
+
+static int count_keys(int fd, size_t key_size, uint64_t *n)
+{
+	unsigned char cur[64], next[64];
+	void *prev = NULL;
+
+	*n = 0;
+	if (fd < 0)
+		return 0;
+	if (key_size > sizeof(cur))
+		return -EINVAL;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		(*n)++;
+		memcpy(cur, next, key_size);
+		prev = cur;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int rg_flows_count(const struct rg_state *st, uint64_t *v4, uint64_t *v6)
+{
+	int err = count_keys(st->fd[RG_M_FLOWS4], sizeof(struct rg_flow_key4), v4);
+
+	if (!err)
+		err = count_keys(st->fd[RG_M_FLOWS6], sizeof(struct rg_flow_key6), v6);
+	return err;
+}
+
+int rg_map_max_entries(int fd, uint32_t *n)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*n = info.max_entries;
+	return 0;
+}
+
+int rg_ports_read(const struct rg_state *st, uint64_t words[RG_PORT_WORDS])
+{
+	int fd = map_fd(st, RG_M_PORTS);
+
+	memset(words, 0, sizeof(*words) * RG_PORT_WORDS);
+	if (fd < 0)
+		return fd;
+	for (__u32 i = 0; i < RG_PORT_WORDS; i++)
+		if (bpf_map_lookup_elem(fd, &i, &words[i]))
+			return -errno;
+	return 0;
+}
+
+int rg_prefixes_read(const struct rg_state *st, int map, struct rg_prefix_key *keys, uint32_t *n)
+{
+	struct rg_prefix_key cur, next;
+	int fd = map_fd(st, map);
+	uint32_t cap = *n;
+	void *prev = NULL;
+
+	*n = 0;
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (*n >= cap)
+			return -E2BIG;
+		keys[(*n)++] = next;
+		cur = next;
+		prev = &cur;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Read access to the pinned, shared maps: policy, interface slots, counters, flow-table fill.
+ * Kept free of CLI output so the metrics exporter can call the same functions. */
+#ifndef RG_STATE_H
+#define RG_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "rstguard.h"
+
+/* The shared maps, by pin name. RG_M_MAX ends the list. */
+enum rg_map_id {
+	RG_M_POLICY,
+	RG_M_STATS,
+	RG_M_PORTS,
+	RG_M_PROTECT,
+	RG_M_EXEMPT,
+	RG_M_FLOWS4,
+	RG_M_FLOWS6,
+	RG_M_IFACES,
+	RG_M_MAX
+};
+extern const char *const rg_map_names[RG_M_MAX];
+
+struct rg_state {
+	int fd[RG_M_MAX]; /* -1 when that map is not pinned */
+	int ncpu;
+};
+
+/* Opens every pinned map found under pin_dir/maps. 0 when at least the policy map exists,
+ * -ENOENT when nothing is pinned, another -errno on failure. */
+int rg_state_open(struct rg_state *st, const char *pin_dir);
+void rg_state_close(struct rg_state *st);
+
+int rg_policy_read(const struct rg_state *st, struct rg_policy *p);
+int rg_policy_write(const struct rg_state *st, const struct rg_policy *p);
+/* The timeout in effect for a state: the policy's, or the built-in default for 0. */
+uint32_t rg_policy_timeout(const struct rg_policy *p, int state);
+
+/* All RG_MAX_IFACES slot records; a free slot has ifindex 0 and an empty name. */
+int rg_ifaces_read(const struct rg_state *st, struct rg_iface out[RG_MAX_IFACES]);
+static inline bool rg_iface_used(const struct rg_iface *r)
+{
+	return r->ifindex || r->name[0];
+}
+
+/* The counters of one slot, summed over every possible CPU. */
+int rg_stats_read(const struct rg_state *st, uint32_t slot, struct rg_counter out[RG_R_MAX]);
+/* Zeroes one slot's counters, so a new interface does not inherit an old one's. */
+int rg_stats_clear(const struct rg_state *st, uint32_t slot);
+
+/* Entries in the flow tables (expired ones included until the LRU reuses them). */
+int rg_flows_count(const struct rg_state *st, uint64_t *v4, uint64_t *v6);
+int rg_map_max_entries(int fd, uint32_t *n);
+
+/* Protected ports as a 65536-bit bitmap (RG_PORT_WORDS words). */
+int rg_ports_read(const struct rg_state *st, uint64_t words[RG_PORT_WORDS]);
+/* Every key of an LPM trie (RG_M_PROTECT or RG_M_EXEMPT); *n in: capacity, out: count. */
+int rg_prefixes_read(const struct rg_state *st, int map, struct rg_prefix_key *keys, uint32_t *n);
+
+#endif

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* stats: counters per interface and reason, summed over CPUs; --watch prints rates. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmds.h"
+#include "log.h"
+#include "state.h"
+#include "util.h"
+
+struct slot_stats {
+	bool used;
+	struct rg_iface rec;
+	struct rg_counter c[RG_R_MAX];
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static int read_all(const struct rg_state *st, struct slot_stats *s)
+{
+	struct rg_iface recs[RG_MAX_IFACES];
+	int err = rg_ifaces_read(st, recs);
+
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < RG_MAX_IFACES; i++) {
+		s[i].used = rg_iface_used(&recs[i]);
+		s[i].rec = recs[i];
+		if (s[i].used && (err = rg_stats_read(st, i, s[i].c)))
+			return err;
+	}
+	return 0;
+}
+
+static const char *role_of(const struct rg_iface *r)
+{
+	return r->role > 0 && r->role < RG_ROLE_MAX ? rg_role_names[r->role] : "unknown";
+}
+
+static struct json_object *counters_json(const struct rg_counter *c)
+{
+	struct json_object *reasons = json_object_new_object();
+
+	for (int r = 0; r < RG_R_MAX; r++) {
+		struct json_object *acts = json_object_new_object();
+
+		for (int a = 0; a < RG_ACT_MAX; a++) {
+			struct json_object *v = json_object_new_object();
+
+			json_object_object_add(v, "packets", json_u64(c[r].packets[a]));
+			json_object_object_add(v, "bytes", json_u64(c[r].bytes[a]));
+			json_object_object_add(acts, rg_action_names[a], v);
+		}
+		json_object_object_add(reasons, rg_reason_names[r], acts);
+	}
+	return reasons;
+}
+
+static struct json_object *iface_json(uint32_t slot, const struct slot_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(s->rec.name));
+	json_object_object_add(o, "ifindex", json_object_new_int64(s->rec.ifindex));
+	json_object_object_add(o, "slot", json_object_new_int(slot));
+	json_object_object_add(o, "role", json_object_new_string(role_of(&s->rec)));
+	return o;
+}
+
+static bool row_zero(const struct rg_counter *c)
+{
+	for (int a = 0; a < RG_ACT_MAX; a++)
+		if (c->packets[a])
+			return false;
+	return true;
+}
+
+static int print_snapshot(const struct slot_stats *s)
+{
+	struct json_object *o = NULL, *arr = NULL;
+	bool any = false;
+
+	if (cli.json) {
+		o = json_object_new_object();
+		arr = json_object_new_array();
+	}
+	for (uint32_t i = 0; i < RG_MAX_IFACES; i++) {
+		uint64_t tot[RG_ACT_MAX] = {};
+
+		if (!s[i].used)
+			continue;
+		any = true;
+		for (int r = 0; r < RG_R_MAX; r++)
+			for (int a = 0; a < RG_ACT_MAX; a++)
+				if (r != RG_R_FLOW_CREATED && r != RG_R_FLOW_INSERT_FAIL)
+					tot[a] += s[i].c[r].packets[a];
+		if (cli.json) {
+			struct json_object *e = iface_json(i, &s[i]), *t = json_object_new_object();
+
+			json_object_object_add(e, "reasons", counters_json(s[i].c));
+			for (int a = 0; a < RG_ACT_MAX; a++)
+				json_object_object_add(t, rg_action_names[a], json_u64(tot[a]));
+			json_object_object_add(e, "packets", t);
+			json_object_array_add(arr, e);
+			continue;
+		}
+		printf("%s (slot %u, %s): %llu passed, %llu dropped, %llu would drop\n",
+		       s[i].rec.name, i, role_of(&s[i].rec), (unsigned long long)tot[RG_ACT_PASS],
+		       (unsigned long long)tot[RG_ACT_DROP], (unsigned long long)tot[RG_ACT_MONITOR]);
+		printf("  %-18s %12s %12s %12s %14s\n", "REASON", "PASS", "DROP", "WOULD_DROP", "BYTES");
+		for (int r = 0, shown = 0; r < RG_R_MAX; r++) {
+			const struct rg_counter *c = &s[i].c[r];
+
+			if (row_zero(c) && rg_log_verbosity < 1) {
+				if (r == RG_R_MAX - 1 && !shown)
+					printf("  (nothing counted yet)\n");
+				continue;
+			}
+			shown++;
+			printf("  %-18s %12llu %12llu %12llu %14llu\n", rg_reason_names[r],
+			       (unsigned long long)c->packets[RG_ACT_PASS],
+			       (unsigned long long)c->packets[RG_ACT_DROP],
+			       (unsigned long long)c->packets[RG_ACT_MONITOR],
+			       (unsigned long long)(c->bytes[RG_ACT_PASS] + c->bytes[RG_ACT_DROP] +
+						    c->bytes[RG_ACT_MONITOR]));
+		}
+	}
+	if (cli.json) {
+		json_object_object_add(o, "interfaces", arr);
+		json_print(o);
+	} else if (!any) {
+		printf("no interfaces attached\n");
+	}
+	return RC_OK;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void print_rates(const struct slot_stats *a, const struct slot_stats *b, double dt)
+{
+	struct json_object *o = NULL, *arr = NULL;
+	char when[64];
+	bool any = false;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	format_time_ns((uint64_t)ts.tv_sec * 1000000000ull, !!cli.json, when, sizeof(when));
+	if (cli.json) {
+		o = json_object_new_object();
+		arr = json_object_new_array();
+		json_object_object_add(o, "time", json_object_new_string(when));
+		json_object_object_add(o, "interval", json_object_new_double(dt));
+	} else {
+		printf("--- %s, over %.2f s\n", when, dt);
+	}
+	for (uint32_t i = 0; i < RG_MAX_IFACES; i++) {
+		struct json_object *e = NULL, *rates = NULL;
+
+		/* A slot that changed hands between two samples has no meaningful rate. */
+		if (!a[i].used || !b[i].used || strcmp(a[i].rec.name, b[i].rec.name))
+			continue;
+		if (cli.json) {
+			e = iface_json(i, &b[i]);
+			rates = json_object_new_object();
+		}
+		for (int r = 0; r < RG_R_MAX; r++) {
+			struct json_object *acts = cli.json ? json_object_new_object() : NULL;
+
+			for (int x = 0; x < RG_ACT_MAX; x++) {
+				uint64_t dp = b[i].c[r].packets[x] - a[i].c[r].packets[x];
+				uint64_t db = b[i].c[r].bytes[x] - a[i].c[r].bytes[x];
+				double pps = dp / dt, bps = db * 8 / dt;
+
+				if (cli.json) {
+					struct json_object *v = json_object_new_object();
+
+					json_object_object_add(v, "pps", json_object_new_double((double)(uint64_t)(pps * 100 + 0.5) / 100));
+					json_object_object_add(v, "bps", json_object_new_double((double)(uint64_t)(bps + 0.5)));
+					json_object_object_add(acts, rg_action_names[x], v);
+				} else if (dp) {
+					printf("%-15s %-18s %-10s %12.1f pps %14.0f bit/s\n", b[i].rec.name,
+					       rg_reason_names[r], rg_action_names[x], pps, bps);
+					any = true;
+				}
+			}
+			if (cli.json)
+				json_object_object_add(rates, rg_reason_names[r], acts);
+		}
+		if (cli.json) {
+			json_object_object_add(e, "rates", rates);
+			json_object_array_add(arr, e);
+		}
+	}
+	if (cli.json) {
+		json_object_object_add(o, "interfaces", arr);
+		json_print(o);
+	} else {
+		if (!any)
+			printf("(no packets)\n");
+		fflush(stdout);
+	}
+}
+
+static int watch(struct rg_state *st, double interval)
+{
+	static struct slot_stats s[2][RG_MAX_IFACES];
+	struct sigaction sa = { .sa_handler = on_signal };
+	double t0, t1;
+	int cur = 0, err;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if ((err = read_all(st, s[cur])))
+		return rg_fail(RC_ERR, "cannot read the counters: %s", errstr(err));
+	t0 = now_s();
+	while (!stop) {
+		struct timespec ts = { (time_t)interval, (long)((interval - (time_t)interval) * 1e9) };
+
+		/* A signal cuts the sleep short; the loop then ends cleanly with status 0. */
+		if (nanosleep(&ts, NULL) && stop)
+			break;
+		if ((err = read_all(st, s[!cur])))
+			return rg_fail(RC_ERR, "cannot read the counters: %s", errstr(err));
+		t1 = now_s();
+		print_rates(s[cur], s[!cur], t1 - t0);
+		t0 = t1;
+		cur = !cur;
+	}
+	return RC_OK;
+}
+
+static void stats_usage(void)
+{
+	printf("Usage: rstguard stats [--watch SECONDS] [-j] [-v] [--pin-dir DIR]\n"
+	       "\n"
+	       "Counters per attached interface and reason, summed over CPUs: packets passed,\n"
+	       "dropped, and would-be dropped (mode=monitor). Zero rows are hidden unless -v.\n"
+	       "--watch prints rates every SECONDS (0.1-3600) until interrupted; with -j one JSON\n"
+	       "document per line.\n");
+}
+
+int do_stats(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "watch", required_argument, NULL, 'w' },
+		RG_COMMON_LONGOPTS,
+		{}
+	};
+	static struct slot_stats s[RG_MAX_IFACES];
+	struct rg_state st;
+	double interval = 0;
+	int c, rc, err;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, ":" RG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		if (common_opt(c, optarg))
+			continue;
+		switch (c) {
+		case 'h':
+			stats_usage();
+			return RC_OK;
+		case 'w':
+			errno = 0;
+			interval = strtod(optarg, &end);
+			if (*end || end == optarg || errno || !(interval >= 0.1 && interval <= 3600))
+				return rg_fail(RC_USAGE, "invalid --watch '%s': seconds from 0.1 to 3600",
+					       optarg);
+			break;
+		default:
+			return bad_opt("stats", c, argv);
+		}
+	}
+	if (optind < argc)
+		return rg_fail(RC_USAGE, "stats takes no arguments ('%s')", argv[optind]);
+	if ((rc = pin_dir_ready(false)))
+		return rc;
+	err = rg_state_open(&st, cli.pin_dir);
+	if (err)
+		return rg_fail(RC_ERR, "nothing attached: no pinned maps under %s/maps (%s)",
+			       cli.pin_dir, errstr(err));
+	if (interval > 0) {
+		rc = watch(&st, interval);
+	} else if ((err = read_all(&st, s))) {
+		rc = rg_fail(RC_ERR, "cannot read the counters: %s", errstr(err));
+	} else {
+		rc = print_snapshot(s);
+	}
+	rg_state_close(&st);
+	return rc;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Shared CLI plumbing: global options, exit codes, strict parsers, pin paths, JSON output. */
+#ifndef RG_UTIL_H
+#define RG_UTIL_H
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "rstguard.h"
+
+/* ip(8)-style exit status; a negative errno never leaks out as one. */
+enum { RC_OK = 0, RC_ERR = 1, RC_USAGE = 2 };
+
+#define RG_DEFAULT_PIN_DIR "/sys/fs/bpf/rstguard"
+
+struct rg_cli {
+	const char *pin_dir;
+	bool json;
+};
+extern struct rg_cli cli;
+
+/* Options every command accepts, wherever they appear on the line. */
+#define RG_COMMON_LONGOPTS                              \
+	{ "json", no_argument, NULL, 'j' },             \
+	{ "verbose", no_argument, NULL, 'v' },          \
+	{ "pin-dir", required_argument, NULL, 'P' },    \
+	{ "help", no_argument, NULL, 'h' }
+#define RG_COMMON_SHORTOPTS "jvh"
+
+/* Handles -j, -v, --pin-dir; returns 1 when the option was one of those. */
+int common_opt(int c, const char *arg);
+/* The error for an option getopt did not accept: records it and returns RC_USAGE. */
+int bad_opt(const char *cmd, int c, char *const argv[]);
+
+/* Strict unsigned parse: the whole string, decimal, within [min, max]. 0 or -EINVAL/-ERANGE. */
+int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* "179" or "8000-8080". */
+int parse_port_range(const char *s, uint32_t *lo, uint32_t *hi);
+/*
+ * "198.18.0.0/15", "fd00::/8", or a bare address (a host route). IPv4 goes in as ::ffff:a.b.c.d
+ * with prefixlen + 96. Host bits beyond the prefix are an error (-EINVAL with *why set).
+ */
+int parse_prefix(const char *s, struct rg_prefix_key *k, const char **why);
+/* Back to the text form: IPv4-mapped keys print as IPv4. */
+void format_prefix(const struct rg_prefix_key *k, char *buf, size_t len);
+/* An address of a flow key (network order words) as text; v6 selects the family. */
+void format_addr(const void *addr, bool v6, char *buf, size_t len);
+
+/* <pin dir>/<sub>/<name>, or <pin dir>/<sub> when name is NULL. */
+void pin_path(char *buf, size_t len, const char *sub, const char *name);
+
+/*
+ * Makes sure the pin directory exists on a bpffs. With create, missing directories are made and,
+ * when the place is not a bpffs and we are root, one is mounted there. 0, or an RC_* after
+ * rg_fail() said exactly what is missing.
+ */
+int pin_dir_ready(bool create);
+/* 1 when the pin directory holds rstguard maps or links. */
+bool pin_dir_in_use(void);
+/* Serialises changes between concurrent rstguard commands: an fd, or -1 after rg_fail(). */
+int pin_dir_lock(void);
+void pin_dir_unlock(int fd);
+/* Removes the pin directory if empty, unmounting the bpffs we mounted there. */
+void pin_dir_remove(void);
+
+/* Prints a JSON document on stdout and releases it. */
+void json_print(struct json_object *o);
+struct json_object *json_u64(uint64_t v);
+
+/* "2025-11-24 02:30:01 UTC" (text) or RFC 3339 (iso). */
+void format_time_ns(uint64_t realtime_ns, bool iso, char *buf, size_t len);
+/* Seconds of the clock the XDP program stamps flows with (CLOCK_MONOTONIC). */
+uint32_t rg_clock_now(void);
+
+/* Returns an errno as a short text, for "what failed, on what, why". */
+const char *errstr(int err);
+
+#endif
