@@ -279,7 +279,10 @@ static __always_inline int parse_tcphdr(struct xdp_md *ctx, struct cursor *c, st
 	__u32 doff;
 
 	if (p->partial) {
-		if ((void *)(tf + 1) > c->end || l4len < sizeof(*tf))
+		/* Reassembly keeps a non-last fragment's data only up to a multiple of 8 bytes
+		 * (ip_frag_queue trims, IPv6 discards the rest), so the flags at byte 13 are this
+		 * fragment's own only when it carries 16 TCP bytes or more. */
+		if ((l4len & ~7u) < 16 || (void *)(tf + 1) > c->end)
 			return P_SHORT_FRAGMENT;
 	} else if ((void *)(th + 1) > c->end || l4len < sizeof(*th)) {
 		return P_MALFORMED;
