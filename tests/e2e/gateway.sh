@@ -29,8 +29,8 @@ nsx rtr ip addr add 198.18.1.1/24 dev eth0
 nsx rtr ip addr add fd00:1::1/64 dev eth0 nodad
 nsx rtr ip addr add 198.19.0.1/24 dev eth1
 nsx rtr ip addr add fd00:2::1/64 dev eth1 nodad
-declare -A V4=([cli]=198.18.1.2 [atk]=198.18.1.3 [srv]=198.19.0.2)
-declare -A V6=([cli]=fd00:1::2 [atk]=fd00:1::3 [srv]=fd00:2::2)
+declare -A V4=([cli]=198.18.1.2 [atk]=198.18.1.3 [srv]=198.19.0.2 [rtr]=198.18.1.1)
+declare -A V6=([cli]=fd00:1::2 [atk]=fd00:1::3 [srv]=fd00:2::2 [rtr]=fd00:1::1)
 for n in cli atk srv; do
 	nsx "$n" ip addr add "${V4[$n]}/24" dev eth0
 	nsx "$n" ip addr add "${V6[$n]}/64" dev eth0 nodad
@@ -71,21 +71,40 @@ if ! e2e_have_cli; then
 	exit
 fi
 
+# xdp_on_router [MODEFLAG]: both router interfaces carry an XDP program ("xdp" is native mode,
+# "xdpgeneric" skb mode, as ip link prints them).
 xdp_on_router() {
-	nsx rtr ip -d link show dev eth0 | grep -q 'prog/xdp' &&
-		nsx rtr ip -d link show dev eth1 | grep -q 'prog/xdp'
+	local i
+	for i in eth0 eth1; do
+		nsx rtr ip link show dev "$i" | head -n 1 | grep -qwE "${1:-xdp|xdpgeneric}" || return 1
+	done
 }
 
 if rg rtr attach eth0 eth1 --role gateway --xdp-mode native >"$E2E_TMP/attach.out" 2>&1; then
-	check "gateway: rstguard attached to rtr:eth0 and rtr:eth1 in native mode" xdp_on_router
+	check "gateway: rstguard attached to rtr:eth0 and rtr:eth1, gateway role, native mode" \
+		eval 'xdp_on_router xdp && status_is rtr gateway native eth0 eth1'
 	# Server under attack from the client's segment: every scenario.
 	scenarios srv cli a "gateway/rstguard/srv" --guard-ns "$E2E_NSP-rtr"
 	# The legitimate resets in the other direction too: the server's RSTs cross the router.
 	scenarios cli srv b "gateway/rstguard/cli" --guard-ns "$E2E_NSP-rtr" --only L1,L2,L3,L4,L5
-	rg rtr detach eth0 eth1 >/dev/null 2>&1
-	check "gateway: rstguard detach leaves no XDP program on the router" eval '! nsx rtr ip -d link show | grep -q prog/xdp'
 else
-	fail "gateway: rstguard attach eth0 eth1 --role gateway --xdp-mode native ($(tail -n 3 "$E2E_TMP/attach.out"))"
+	fail "gateway: rstguard attach eth0 eth1 --role gateway ($(tail -n 3 "$E2E_TMP/attach.out"))"
 fi
+
+# A router that also ends sessions of its own (BGP): role both judges RSTs for the router's own
+# address against its sockets and forwarded ones against the flow table. Attaching again replaces
+# the program in place.
+if rg rtr attach eth0 eth1 --role both --xdp-mode native >"$E2E_TMP/attach.out" 2>&1; then
+	check "gateway: re-attached to rtr:eth0 and rtr:eth1 in role both" \
+		eval 'xdp_on_router xdp && status_is rtr both native eth0 eth1'
+	scenarios srv cli a "gateway/rstguard-both/srv" --guard-ns "$E2E_NSP-rtr" \
+		--only L1,L2,L5,blind,noflow
+	scenarios rtr cli a "gateway/rstguard-both/rtr" --guard-ns "$E2E_NSP-rtr" \
+		--only L1,L2,L3,L4,L5,blind,inexact,noflow,onpath
+else
+	fail "gateway: rstguard attach eth0 eth1 --role both ($(tail -n 3 "$E2E_TMP/attach.out"))"
+fi
+rg rtr detach eth0 eth1 >/dev/null 2>&1
+check "gateway: rstguard detach leaves no XDP program on the router" eval '! xdp_on_router'
 
 e2e_summary

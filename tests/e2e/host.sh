@@ -51,8 +51,13 @@ scenarios() {
 # What the kernel does on its own: the reference every later run is held to.
 scenarios srv cli a "host/no-rstguard" --only L1,L2,L3,L4,L5,blind,inexact,onpath
 
+# xdp_attached NS [native|skb]: an XDP program sits on NS's eth0 (in that mode); ip link prints
+# "xdp" for native mode and "xdpgeneric" for skb mode.
 xdp_attached() {
-	nsx "$1" ip -d link show dev eth0 | grep -q 'prog/xdp'
+	local want='xdp|xdpgeneric'
+	[ "${2:-}" = skb ] && want=xdpgeneric
+	[ "${2:-}" = native ] && want=xdp
+	nsx "$1" ip link show dev eth0 | head -n 1 | grep -qwE "$want"
 }
 
 if ! e2e_have_cli; then
@@ -61,15 +66,19 @@ if ! e2e_have_cli; then
 	exit
 fi
 
-for side in srv cli; do
+# The server's interface in native (driver) mode, the client's in generic (skb) mode: both XDP
+# paths see the same RSTs and must give the same verdicts.
+for run in srv:native cli:skb; do
+	side=${run%:*} mode=${run#*:}
 	peer=cli lis=a
 	[ "$side" = cli ] && peer=srv lis=b
-	if ! rg "$side" attach eth0 --role host --xdp-mode native >"$E2E_TMP/attach.out" 2>&1; then
-		fail "host/$side: rstguard attach eth0 --role host --xdp-mode native ($(tail -n 3 "$E2E_TMP/attach.out"))"
+	if ! rg "$side" attach eth0 --role host --xdp-mode "$mode" >"$E2E_TMP/attach.out" 2>&1; then
+		fail "host/$side: rstguard attach eth0 --role host --xdp-mode $mode ($(tail -n 3 "$E2E_TMP/attach.out"))"
 		continue
 	fi
-	check "host/$side: rstguard attached to $side:eth0 in native mode" xdp_attached "$side"
-	scenarios "$side" "$peer" "$lis" "host/rstguard-on-$side" --guard-ns "$E2E_NSP-$side"
+	check "host/$side: rstguard attached to $side:eth0 in $mode mode (ip link, status -j)" \
+		eval 'xdp_attached $side $mode && status_is $side host $mode eth0'
+	scenarios "$side" "$peer" "$lis" "host/rstguard-on-$side-$mode" --guard-ns "$E2E_NSP-$side"
 	rg "$side" detach eth0 >/dev/null 2>&1
 	check "host/$side: rstguard detach leaves no XDP program on $side:eth0" \
 		eval '! xdp_attached '"$side"

@@ -138,6 +138,17 @@ reach() {
 		grep -q 'refused'
 }
 
+# status_is NS ROLE MODE IFACE...: `rstguard status -j` lists each IFACE with that role and mode.
+status_is() {
+	local ns=$1
+	shift
+	rg "$ns" status -j 2>/dev/null | "$E2E_PY" -B -c '
+import json, sys
+role, mode, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+got = {i["name"]: (i["role"], i["xdp_mode"]) for i in json.load(sys.stdin)["interfaces"]}
+sys.exit(0 if all(got.get(n) == (role, mode) for n in names) else 1)' "$@"
+}
+
 bg_pid() {
 	E2E_PIDS+=("$1")
 }
@@ -169,9 +180,11 @@ run_py() {
 	local name=$1 out rc p f
 	shift
 	out="$E2E_TMP/py.out"
+	local t0=$SECONDS
 	"$E2E_PY" -B "$E2E_DIR/scenarios.py" "$@" >"$out" 2>&1
 	rc=$?
 	cat "$out"
+	echo "# $name: $((SECONDS - t0))s"
 	p=$(grep -c '^ok ' "$out")
 	f=$(grep -c '^FAIL ' "$out")
 	E2E_PASS=$((E2E_PASS + p))
