@@ -1046,6 +1046,73 @@ static void case_frag_trim(struct rg_env *e, int lfd, uint16_t lport)
 	close(fd);
 }
 
+/* Inserts `tags` 802.1Q tags with VLAN id 0 (priority tags) after the MAC addresses. */
+static size_t add_prio_tags(uint8_t *buf, size_t n, int tags, uint16_t tpid)
+{
+	memmove(buf + 12 + 4 * (size_t)tags, buf + 12, n - 12);
+	for (int i = 0; i < tags; i++) {
+		buf[12 + 4 * i] = tpid >> 8;
+		buf[13 + 4 * i] = tpid & 0xff;
+		buf[14 + 4 * i] = 0;
+		buf[15 + 4 * i] = 0;
+	}
+	return n + 4 * (size_t)tags;
+}
+
+/*
+ * Priority tags: a tag with VLAN id 0 for which no VLAN device exists is stripped by
+ * __netif_receive_skb_core (check_vlan_id), and again for every further VID-0 tag inside it,
+ * until IP is reached: on a host with no VLAN configuration at all, an RST under any number
+ * of such tags reaches TCP. The program must judge it however many tags there are.
+ */
+static void case_prio_tags(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
+{
+	const uint16_t pport = (uint16_t)(40010 + f->v6);
+	const uint32_t pisn = 0x3000;
+	uint32_t sisn = 0;
+	int fd = fake_open(f, lfd, lport, pport, pisn, &sisn);
+	struct pktspec r = rst(f, f->peer, pport, f->s, lport, pisn + 1, 0, TF_RST | TF_ACK);
+	uint8_t buf[4096];
+	size_t n;
+
+	CHECK(fd >= 0, "%s prio tags: handshake with the fake peer", f->name);
+	if (fd < 0)
+		return;
+	r.ack = sisn + 1;
+	r.sackok = 1;
+	for (int tags = 1; tags <= 4; tags++)
+		for (int ad = 0; ad < 2; ad++) {
+			struct rg_snap b;
+			int v;
+
+			r.seq = pisn + 1 + 0x40000000;  /* blind */
+			n = pkt_build(buf, sizeof(buf), &r);
+			n = add_prio_tags(buf, n, tags, ad ? 0x88a8 : 0x8100);
+			env_snap(e, &b);
+			v = env_run(e, buf, n);
+			CHECK(v == XDP_DROP && env_delta(e, &b, RG_R_OUT_OF_WINDOW, RG_ACT_DROP) == 1,
+			      "%s blind RST under %d VID-0 %s tags judged: %s, %llu counted", f->name,
+			      tags, ad ? "802.1ad" : "802.1Q", xdp_name(v),
+			      (unsigned long long)env_delta_all(e, &b));
+		}
+	/* The stack's side: an exact RST under four priority tags resets the connection. */
+	r.seq = pisn + 1;
+	n = pkt_build(buf, sizeof(buf), &r);
+	n = add_prio_tags(buf, n, 4, 0x8100);
+	CHECK(tcp_state_fd(fd) == TCP_ESTABLISHED, "%s prio tags: established before", f->name);
+	CHECK(inject_frame(buf, n, f->v6) == 0, "%s RST under 4 VID-0 tags injected", f->name);
+	settle();
+	{
+		char c;
+		ssize_t rr = read(fd, &c, 1);
+
+		CHECK(rr < 0 && errno == ECONNRESET,
+		      "%s the stack acts on an RST under 4 VID-0 tags (read %zd, %s)", f->name, rr,
+		      rr < 0 ? strerror(errno) : "-");
+	}
+	close(fd);
+}
+
 /* Dual-stack sockets: an AF_INET6 socket carrying an IPv4 connection (v4-mapped addresses)
  * is found by an IPv4 lookup, at both ends. */
 static void case_mapped(struct rg_env *e, int lfd4, uint16_t lport4)
@@ -1297,6 +1364,8 @@ int main(void)
 	}
 	case_mapped(&e, lfd[0], lport[0]);
 	case_frag_trim(&e, lfd[0], lport[0]);
+	for (int v = 0; v < 2; v++)
+		case_prio_tags(&e, &fams[v], lfd[v], lport[v]);
 	env_close(&e);
 
 	err = env_open(&e, RG_ROLE_BOTH, 0, 1024);
