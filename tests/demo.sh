@@ -3,7 +3,7 @@
 # `make demo`: a live TCP connection survives a forged-RST attack with rstguard in front of it, in
 # a throwaway namespace testbed; each step says what it does, and everything is removed at the end.
 set -u
-. "$(dirname "$0")/e2e/lib.sh"
+. "$(dirname "$0")/e2e/lib.bash"
 E2E_NSP="rgdemo$$"
 E2E_PIN="/sys/fs/bpf/rgdemo-$$"
 e2e_init "${1:-build}"

@@ -16,7 +16,7 @@
 #                                      |
 #                                    eth0 [ srv ] 198.19.0.2 fd00:2::2
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 e2e_init "${1:-build}"
 e2e_require
 

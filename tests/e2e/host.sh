@@ -12,7 +12,7 @@
 #      fd00:18::1              fd00:18::2            fd00:18::3
 #      rstguard --role host on srv:eth0 (run 1), on cli:eth0 (run 2)
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 e2e_init "${1:-build}"
 e2e_require
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # Shared helpers of the end-to-end scripts: skip rules, namespaces, veths, the rstguard CLI, checks
-# and a cleanup that removes everything a script made, even when it dies halfway.
+# and a cleanup that removes everything a script made, even when it dies halfway. Sourced, hence
+# not named *.sh: tests/run.sh runs every tests/e2e/*.sh as a suite.
 #
 # Every name carries the script's PID, so suites running side by side never meet: namespaces are
 # "rge2e<PID>-<name>", the pin directory is /sys/fs/bpf/rge2e-<PID>. Interfaces are created
