@@ -75,7 +75,7 @@ static __always_inline __u32 flow_wscale(const struct rg_flow *f, int dir)
 {
 	__u8 mine = f->dflags[dir] >> 4, theirs = f->dflags[!dir] >> 4;
 
-	if (f->fflags & RG_F_MIDSTREAM)
+	if (f->fflags & (RG_F_MIDSTREAM | RG_F_WS_UNKNOWN))
 		return 14;
 	if (mine == RG_D_WS_NONE || theirs == RG_D_WS_NONE)
 		return 0;
@@ -170,18 +170,50 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 			return 1;
 		}
 		/* A repeated SYN in SYN-SENT moves seq_end but not the ISN, so a forged SYN cannot
-		 * hide the ack a real refusal carries (verdict accepts either). */
-		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM))
+		 * hide the ack a real refusal carries (verdict accepts either); the SYN-ACK then
+		 * settles which one was real. */
+		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM)) {
 			ds->seq_end = p->seq + 1;
+			return 0;
+		}
+		/* A SYN on a live flow: the peer lost its state and opens anew on the same 4-tuple,
+		 * or a forgery. Only remembered: the other side's answer decides (see below and
+		 * judge_flow). The pending byte is shared by both directions; a lost bit only
+		 * delays recognition to the next retransmitted SYN. */
+		if (dir_seen(rf)) {
+			ds->isn = p->seq;
+			f->pending |= s ? RG_PEND_DIR1 : RG_PEND_DIR0;
+		}
 		return 0;
 	}
 	if (fl & TCPF_SYN) {
-		/* SYN-ACK: only one that acknowledges the SYN we saw starts the responder side. */
+		/* SYN-ACK: only one that acknowledges the SYN we saw starts the responder side. It
+		 * also pins the initiator to the ISN it acknowledges, undoing any forged SYN that
+		 * moved seq_end meanwhile (the initiator is silent until it gets this answer). */
 		if (!(sf & RG_D_SYN) && (rf & RG_D_SYN) && !(rf & RG_D_ACK) &&
 		    !(f->fflags & RG_F_MIDSTREAM) &&
 		    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1)) {
+			f->d[!s].isn = p->ack - 1;
+			f->d[!s].seq_end = p->ack;
 			dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
 			f->last_seen = now;
+			return 1;
+		}
+		/* The answer to a SYN remembered on a live flow: the old connection is gone on this
+		 * side too, the 4-tuple now carries a new one (as nf_conntrack's re-open). */
+		if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && p->ack == f->d[!s].isn + 1) {
+			struct rg_flow nf0 = {};
+			struct pkt syn = *p;
+
+			syn.flags = TCPF_SYN;
+			syn.seq = p->ack - 1;
+			syn.payload = 0;
+			syn.win = 0;
+			dir_init(&nf0, !s, &syn, RG_D_SYN | (RG_D_WS_NONE << 4));
+			dir_init(&nf0, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
+			nf0.fflags = RG_F_WS_UNKNOWN;
+			nf0.last_seen = now;
+			*f = nf0;
 			return 1;
 		}
 		return 0;
@@ -195,7 +227,7 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		 * was seen (only legal mid-stream). */
 		if (!(f->fflags & RG_F_MIDSTREAM))
 			return 0;
-		dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4));
+		dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4) | ((fl & TCPF_FIN) ? RG_D_FIN : 0));
 		ds->max_win = (__u32)p->win << 14;
 		f->last_seen = now;
 		return 1;

@@ -13,7 +13,10 @@
 #include <bpf/bpf_endian.h>
 #include "rstguard.h"
 
-#define RG_MAX_VLAN 2
+/* Tags followed before giving up. Two is QinQ, but the kernel strips priority tags (VLAN id 0)
+ * one after another with no VLAN device configured, so an RST under a stack of them still
+ * reaches TCP; a deeper stack is judged by policy unparsed, never passed unseen. */
+#define RG_MAX_VLAN 8
 /* Extension headers followed before giving up; a longer chain is judged by policy unparsed. */
 #define RG_MAX_EXT 6
 
@@ -75,7 +78,8 @@ struct ip6_frag {
 	__be32 id;
 };
 
-/* Returns the ethertype after at most RG_MAX_VLAN tags (802.1Q or 802.1ad), 0 if truncated. */
+/* Returns the ethertype after at most RG_MAX_VLAN tags (802.1Q or 802.1ad), 0 if truncated;
+ * still a VLAN ethertype when the stack is deeper. */
 static __always_inline __u16 parse_ethhdr(struct cursor *c)
 {
 	struct ethhdr *eth = c->pos;
@@ -323,6 +327,8 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct cursor *c, st
 	} else {
 		proto = parse_ethhdr(c);
 	}
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return P_DEEP_CHAIN;
 	if (proto == bpf_htons(ETH_P_IP))
 		r = parse_iphdr(c, p, &l4len);
 	else if (proto == bpf_htons(ETH_P_IPV6))

@@ -35,7 +35,8 @@ enum rg_reason {
 	RG_R_EXEMPT,            /* RST to or from an exempt prefix: never filtered */
 	RG_R_UNPROTECTED,       /* RST outside the protected ports/prefixes: not filtered */
 	RG_R_SHORT_FRAGMENT,    /* first fragment too short to show the TCP flags (policy unparsed) */
-	RG_R_DEEP_CHAIN,        /* IPv6 extension chain longer than the parser follows (policy unparsed) */
+	RG_R_DEEP_CHAIN,        /* VLAN tags or IPv6 extension headers beyond what the parser
+				 * follows (policy unparsed) */
 	RG_R_FRAGMENT,          /* non-first fragment: passed, useless without its first */
 	RG_R_NON_RST,           /* TCP segment without RST: passed */
 	RG_R_MALFORMED,         /* truncated or inconsistent IP/TCP: passed for the stack to judge */
@@ -132,14 +133,17 @@ struct rg_dir {
 #define RG_D_RST 0x8   /* sent an accepted RST */
 #define RG_D_WS_NONE 15
 #define RG_F_MIDSTREAM 0x1 /* picked up without a handshake: window scale unknown */
+#define RG_F_WS_UNKNOWN 0x2 /* re-opened from a SYN whose options were not kept */
+#define RG_PEND_DIR0 0x1
+#define RG_PEND_DIR1 0x2
 
 /* 40 bytes keeps an IPv4 flow under 128 bytes of map memory with the LRU hash overhead. */
 struct rg_flow {
 	struct rg_dir d[2];
 	__u32 last_seen;  /* seconds, rstguard clock */
 	__u8 dflags[2];   /* written only by packets of that direction */
-	__u8 fflags;      /* RG_F_*, written at creation */
-	__u8 pad;
+	__u8 fflags;      /* RG_F_*, written at creation and by the re-open path */
+	__u8 pending;     /* RG_PEND_DIR0/1: d[dir].isn holds a SYN seen on a live flow */
 };
 _rg_static_assert(sizeof(struct rg_flow) == 40, "rg_flow layout");
 
