@@ -325,7 +325,14 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct cursor *c, st
 		proto = (*v >> 4) == 4 ? bpf_htons(ETH_P_IP) :
 			(*v >> 4) == 6 ? bpf_htons(ETH_P_IPV6) : 0;
 	} else {
+		__u64 off;
+
 		proto = parse_ethhdr(c);
+		/* Forget how many tags there were: one verifier state for every tag depth instead
+		 * of one per depth multiplied through the rest of the parser. */
+		off = c->pos - (void *)(long)ctx->data;
+		asm volatile("%0 &= 0x3f" : "+r"(off));
+		c->pos = (void *)(long)ctx->data + off;
 	}
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		return P_DEEP_CHAIN;
