@@ -810,6 +810,11 @@ static void probe_iface(struct iface_status *s)
 		s->state = "interface-gone";
 		return;
 	}
+	/* Link ifindexes belong to the interface's network namespace, perhaps not ours. */
+	if (if_nametoindex(s->rec.name) != info.xdp.ifindex) {
+		s->state = "other-netns";
+		return;
+	}
 	if (attached_mode(info.xdp.ifindex, info.prog_id) == 0) {
 		s->state = "not-on-interface";
 		return;
