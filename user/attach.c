@@ -250,6 +250,14 @@ static int preflight(struct target *t, const struct rg_iface *recs, bool *slot_t
 		if (!err && info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex == (__u32)t->ifindex) {
 			t->reattach = true;
 			t->old_prog_id = info.prog_id;
+		} else if (!err && info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex) {
+			/* Live on another device: renamed, or the same name in another netns. */
+			close(t->link_fd);
+			t->link_fd = -1;
+			return rg_fail(RC_ERR,
+				       "%s holds a live link on ifindex %u, not on this %s (renamed, or "
+				       "in another network namespace): 'rstguard detach %s' there first",
+				       path, info.xdp.ifindex, t->name, t->name);
 		} else {
 			t->stale_pin = true;
 			close(t->link_fd);
@@ -395,6 +403,8 @@ out:
 	rstguard__destroy(skel);
 	return rc;
 }
+
+static int remove_dir_contents(const char *sub);
 
 static struct json_object *target_json(const struct target *t)
 {
@@ -568,8 +578,12 @@ out:
 	for (int i = 0; t && i < n; i++)
 		if (t[i].link_fd >= 0)
 			close(t[i].link_fd);
+	/* A failed first attach leaves no pins, pin dir or bpffs mount behind. */
+	if (rc && fresh && !done) {
+		remove_dir_contents("links");
+		remove_dir_contents("maps");
+	}
 	pin_dir_unlock(lock);
-	/* A refused first attach leaves no empty pin dir (or bpffs mount) behind. */
 	if (rc && fresh && !pin_dir_in_use())
 		pin_dir_remove();
 	free(t);
@@ -810,9 +824,9 @@ static void probe_iface(struct iface_status *s)
 		s->state = "interface-gone";
 		return;
 	}
-	/* Link ifindexes belong to the interface's network namespace, perhaps not ours. */
+	/* The name no longer leads to the link's device here: renamed, or in another netns. */
 	if (if_nametoindex(s->rec.name) != info.xdp.ifindex) {
-		s->state = "other-netns";
+		s->state = "elsewhere";
 		return;
 	}
 	if (attached_mode(info.xdp.ifindex, info.prog_id) == 0) {

@@ -98,6 +98,8 @@ static int set_pins(struct rstguard *skel, enum rg_map_set set, bool check)
 		pin_path(path, sizeof(path), "maps", name);
 		if (check && (err = check_pinned(map, path)))
 			return err;
+		if (check)
+			pr_debug("%s %s\n", access(path, F_OK) ? "creating" : "reusing", path);
 		err = bpf_map__set_pin_path(map, path);
 		if (err)
 			return rg_fail(RC_ERR, "cannot set pin path %s: %s", path, errstr(err));

@@ -14,19 +14,6 @@
 #include "state.h"
 #include "util.h"
 
-/* Each verdict knob is one bit of rg_policy.bits: value "off" is the bit clear. */
-static const struct knob {
-	const char *key;
-	uint32_t bit;
-	const char *off, *on;
-} knobs[] = {
-	{ "mode", RG_P_MONITOR, "enforce", "monitor" },
-	{ "inexact", RG_P_INEXACT_PASS, "drop", "pass" },
-	{ "unknown", RG_P_UNKNOWN_PASS, "drop", "pass" },
-	{ "timewait", RG_P_TIMEWAIT_DROP, "accept", "drop" },
-	{ "unparsed", RG_P_UNPARSED_PASS, "drop", "pass" },
-};
-#define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
 #define MAX_PREFIXES 4096
 
 static const uint32_t default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
@@ -178,10 +165,10 @@ static int policy_json(const struct rg_state *st, struct json_object **out)
 	if (err)
 		return rg_fail(RC_ERR, "cannot read the policy: %s", errstr(err));
 	o = json_object_new_object();
-	for (size_t i = 0; i < NKNOBS; i++)
-		json_object_object_add(o, knobs[i].key,
-				       json_object_new_string(p.bits & knobs[i].bit ? knobs[i].on
-										     : knobs[i].off));
+	for (size_t i = 0; i < RG_NKNOBS; i++)
+		json_object_object_add(o, rg_knobs[i].key,
+				       json_object_new_string(p.bits & rg_knobs[i].bit ? rg_knobs[i].on
+										     : rg_knobs[i].off));
 	t = json_object_new_object();
 	for (int s = 1; s < RG_ST_MAX; s++)
 		json_object_object_add(t, rg_state_names[s],
@@ -238,9 +225,9 @@ static void print_policy(struct json_object *o)
 {
 	struct json_object *v, *t;
 
-	for (size_t i = 0; i < NKNOBS; i++) {
-		json_object_object_get_ex(o, knobs[i].key, &v);
-		printf("%-10s %s\n", knobs[i].key, json_object_get_string(v));
+	for (size_t i = 0; i < RG_NKNOBS; i++) {
+		json_object_object_get_ex(o, rg_knobs[i].key, &v);
+		printf("%-10s %s\n", rg_knobs[i].key, json_object_get_string(v));
 	}
 	printf("protect\n");
 	json_object_object_get_ex(o, "protect", &v);
@@ -315,7 +302,7 @@ static void state_list(char *buf, size_t len)
 static int policy_set(int n, char **args)
 {
 	uint32_t set_mask = 0, set_val = 0, tmo[RG_ST_MAX] = {}, tmo_given = 0, v;
-	bool seen_knob[NKNOBS] = {}, created;
+	bool seen_knob[RG_NKNOBS] = {}, created;
 	struct rg_policy p;
 	struct rg_state st;
 	char states[128];
@@ -335,19 +322,19 @@ static int policy_set(int n, char **args)
 			return rg_fail(RC_USAGE, "'%s' is not KEY=VALUE", args[i]);
 		klen = eq - args[i];
 		val = eq + 1;
-		for (k = 0; k < NKNOBS; k++)
-			if (strlen(knobs[k].key) == klen && !strncmp(args[i], knobs[k].key, klen))
+		for (k = 0; k < RG_NKNOBS; k++)
+			if (strlen(rg_knobs[k].key) == klen && !strncmp(args[i], rg_knobs[k].key, klen))
 				break;
-		if (k < NKNOBS) {
+		if (k < RG_NKNOBS) {
 			if (seen_knob[k])
-				return rg_fail(RC_USAGE, "'%s' given twice", knobs[k].key);
+				return rg_fail(RC_USAGE, "'%s' given twice", rg_knobs[k].key);
 			seen_knob[k] = true;
-			set_mask |= knobs[k].bit;
-			if (!strcmp(val, knobs[k].on))
-				set_val |= knobs[k].bit;
-			else if (strcmp(val, knobs[k].off))
+			set_mask |= rg_knobs[k].bit;
+			if (!strcmp(val, rg_knobs[k].on))
+				set_val |= rg_knobs[k].bit;
+			else if (strcmp(val, rg_knobs[k].off))
 				return rg_fail(RC_USAGE, "invalid value '%s' for %s: use %s or %s", val,
-					       knobs[k].key, knobs[k].off, knobs[k].on);
+					       rg_knobs[k].key, rg_knobs[k].off, rg_knobs[k].on);
 			continue;
 		}
 		if (klen > 8 && !strncmp(args[i], "timeout.", 8)) {

@@ -17,6 +17,14 @@ const char *const rg_map_names[RG_M_MAX] = {
 	[RG_M_FLOWS6] = "rg_flows6",   [RG_M_IFACES] = "rg_ifaces",
 };
 
+const struct rg_knob rg_knobs[RG_NKNOBS] = {
+	{ "mode", RG_P_MONITOR, "enforce", "monitor" },
+	{ "inexact", RG_P_INEXACT_PASS, "drop", "pass" },
+	{ "unknown", RG_P_UNKNOWN_PASS, "drop", "pass" },
+	{ "timewait", RG_P_TIMEWAIT_DROP, "accept", "drop" },
+	{ "unparsed", RG_P_UNPARSED_PASS, "drop", "pass" },
+};
+
 static const uint32_t default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
 
 int rg_state_open(struct rg_state *st, const char *pin_dir)

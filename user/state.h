@@ -32,6 +32,16 @@ struct rg_state {
 int rg_state_open(struct rg_state *st, const char *pin_dir);
 void rg_state_close(struct rg_state *st);
 
+/* The verdict knobs of rg_policy.bits, by the names the CLI and the metrics use: a knob has
+ * value `off` while its bit is clear. */
+struct rg_knob {
+	const char *key;
+	uint32_t bit;
+	const char *off, *on;
+};
+#define RG_NKNOBS 5
+extern const struct rg_knob rg_knobs[RG_NKNOBS];
+
 int rg_policy_read(const struct rg_state *st, struct rg_policy *p);
 int rg_policy_write(const struct rg_state *st, const struct rg_policy *p);
 /* The timeout in effect for a state: the policy's, or the built-in default for 0. */

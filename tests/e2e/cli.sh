@@ -376,6 +376,10 @@ fi
 rgb detach --all >/dev/null
 
 # --- attach/status/detach in every role and mode; policy set before the first attach ------------
+ip -n $NSC link set lo up
+out=$(rg_in $NSC --pin-dir $PINROOT/lo attach lo 2>&1); rc=$?
+eq "native mode on a driver without it: exit 1, no silent fallback" "$rc $(grep -o 'no native XDP' <<<"$out")" "1 no native XDP"
+check "... and nothing is left: no XDP on lo, no pins" bash -c "! ip -n $NSC link show lo | grep -q xdp && [ ! -e $PINROOT/lo ]"
 check "policy set before any attach creates the policy" rgc policy set mode=monitor
 cyc=1
 for role in host gateway both; do
