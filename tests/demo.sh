@@ -29,11 +29,9 @@ nsx cli ip addr add "$CLI/24" dev eth0
 nsx atk ip addr add "$ATK/24" dev eth0
 
 say "a long-lived session: srv $SRV:$PORT echoes what cli sends, a line every 200 ms (think BGP)"
-nsx srv "$E2E_PY" -B "$E2E_DIR/echo.py" server "$SRV" "$PORT" &
-bg_pid $!
+spawn srv "$E2E_PY" -B "$E2E_DIR/echo.py" server "$SRV" "$PORT"
 sleep 0.3
-nsx cli "$E2E_PY" -B "$E2E_DIR/echo.py" client "$SRV" "$PORT" 0.2 >"$E2E_TMP/client.log" 2>&1 &
-bg_pid $!
+spawn cli "$E2E_PY" -B "$E2E_DIR/echo.py" client "$SRV" "$PORT" 0.2 >"$E2E_TMP/client.log" 2>&1
 sleep 1
 tail -n 2 "$E2E_TMP/client.log" | indent
 CPORT=$(nsx cli ss -Htn state established "( dport = :$PORT )" | awk '{split($3, a, ":"); print a[2]; exit}')
@@ -81,12 +79,27 @@ fi
 say "rstguard stats: what was dropped and why (per interface and reason)"
 rg srv stats 2>&1 | indent
 
-say "metrics for Prometheus"
-if "$RG" metrics --help >/dev/null 2>&1; then
-	timeout 5 nsenter --net="$(ns_path srv)" "$RG" --pin-dir "$E2E_PIN" metrics 2>&1 |
-		grep -E '^(# (HELP|TYPE) )?rstguard' | grep -v ' 0$' | head -n 30 | indent
+say "metrics for Prometheus (non-zero samples)"
+# Prefer the scrape endpoint an operator would point Prometheus at; else the one-shot exposition.
+show_metrics() {
+	grep -E '^rstguard_' | grep -vE ' 0(\.0+)?$' | head -n 25 | indent
+}
+if "$RG" serve --help >/dev/null 2>&1; then
+	spawn srv "$RG" --pin-dir "$E2E_PIN" serve --listen 127.0.0.1:9477 >/dev/null 2>&1
+	echo "    rstguard serve --listen 127.0.0.1:9477 (inside srv); GET /metrics:"
+	nsx srv "$E2E_PY" -B -c '
+import sys, time, urllib.request
+for _ in range(30):
+    try:
+        sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())
+        break
+    except OSError:
+        time.sleep(0.1)' http://127.0.0.1:9477/metrics | show_metrics
+elif "$RG" metrics --help >/dev/null 2>&1; then
+	echo "    rstguard metrics:"
+	rg srv metrics 2>&1 | show_metrics
 else
-	echo "    (skipped: this build of rstguard has no 'metrics' command yet)"
+	echo "    (skipped: this build of rstguard has no 'serve' or 'metrics' command yet)"
 fi
 
 printf '\n==> cleaning up: detach, remove pins, delete the namespaces\n'

@@ -150,8 +150,14 @@ got = {i["name"]: (i["role"], i["xdp_mode"]) for i in json.load(sys.stdin)["inte
 sys.exit(0 if all(got.get(n) == (role, mode) for n in names) else 1)' "$@"
 }
 
-bg_pid() {
-	E2E_PIDS+=("$1")
+# spawn NS CMD...: CMD in the background inside NS, remembered for cleanup. nsenter execs CMD in its
+# own process, so the PID kept is the program's own (a backgrounded function would leave a
+# subshell in between, and killing that leaves the program running).
+spawn() {
+	local n=$1
+	shift
+	nsenter --net="/run/netns/$E2E_NSP-$n" "$@" &
+	E2E_PIDS+=($!)
 }
 
 ok() {

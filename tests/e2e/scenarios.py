@@ -13,8 +13,6 @@ import time
 import netlab as nl
 
 ALL = ("L1", "L2", "L3", "L4", "L5", "blind", "inexact", "noflow", "onpath", "monitor", "live")
-DROPPING = ("out_of_window", "inexact", "no_flow", "one_way", "syn_sent_bad_ack", "timewait",
-            "bad_flags", "short_fragment", "deep_chain")
 
 
 class Ctx:
@@ -123,7 +121,7 @@ def sc_L3(x):
     a.close()
 
 
-def timewait_once(x, policy):
+def timewait_once(x):
     """A closes first and sits in TIME-WAIT; B's exact RST (sequence read from the wire) then
     either ends it (Linux default) or is dropped (RFC 1337). Returns what happened."""
     sn = nl.Sniffer(x.a_ns, x.a_if)
@@ -150,7 +148,7 @@ def sc_L4(x):
     for pol in policies:
         if x.guard:
             x.guard.policy(timewait=pol)
-        st0, st1, c0, c1 = timewait_once(x, pol)
+        st0, st1, c0, c1 = timewait_once(x)
         if pol == "accept":
             x.check("L4 exact RST to TIME-WAIT%s: TIME-WAIT ended" %
                     (" under timewait=accept" if x.guard else ""),
