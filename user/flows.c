@@ -73,6 +73,7 @@ static struct json_object *flow_json(const struct flow_view *v, uint32_t now,
 		int ws = wscale_of(df);
 
 		json_object_object_add(e, "from", json_object_new_string(d ? "b" : "a"));
+		json_object_object_add(e, "seen", json_object_new_boolean(dir_seen(df)));
 		json_object_object_add(e, "isn", json_object_new_int64(r->isn));
 		json_object_object_add(e, "seq_end", json_object_new_int64(r->seq_end));
 		json_object_object_add(e, "ack", json_object_new_int64(r->ack));
@@ -108,6 +109,10 @@ static void flow_print(const struct flow_view *v, uint32_t now, const struct rg_
 		const struct rg_dir *r = &v->f.d[d];
 		int w = wscale_of(v->f.dflags[d]);
 
+		if (!dir_seen(v->f.dflags[d])) {
+			printf("    %s > not seen yet\n", ep[d]);
+			continue;
+		}
 		flags_text(v->f.dflags[d], fl, sizeof(fl));
 		if (w < 0)
 			snprintf(ws, sizeof(ws), "-");

@@ -37,6 +37,7 @@ cleanup() {
 	rm -rf "$PINROOT" "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 ok() { pass=$((pass + 1)); echo "ok   [$SECONDS] $*"; }
 no() { fail=$((fail + 1)); echo "FAIL $*"; }
