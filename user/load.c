@@ -165,7 +165,8 @@ int rg_maps_prepare(enum rg_map_set set, uint32_t flows_req, uint32_t *flows)
 		if (err)
 			rc = rg_fail(RC_ERR, "cannot create the shared maps under %s/maps: %s%s",
 				     cli.pin_dir, errstr(err),
-				     err == -EPERM ? " (needs root: CAP_BPF and CAP_NET_ADMIN)" : "");
+				     err == -EPERM ? " (needs root: CAP_BPF and CAP_NET_ADMIN)"
+				     : rg_log_verbosity ? "" : " (-v shows libbpf's reasons)");
 	}
 	rstguard__destroy(skel);
 	if (!rc && new_policy)
