@@ -8,30 +8,6 @@
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
-/* Hash of a canonical flow key (struct rg_flow_key4/6 as 32-bit words) for the presence
- * filter; user space computes the same bits when it writes flows itself. */
-static __always_inline __u32 rg_key_hash(const __u32 *w, int n)
-{
-	__u32 h = 0x2545f491;
-
-	for (int i = 0; i < n; i++) {
-		h ^= w[i];
-		h *= 0x9e3779b1;
-		h ^= h >> 15;
-	}
-	return h;
-}
-
-/* Words in the presence map for a table of `flows` entries: a power of two. */
-static inline __u32 rg_presence_words(__u32 flows)
-{
-	__u64 bits = (__u64)flows * RG_PRESENCE_BITS_PER_FLOW, w = 1;
-
-	while (w * 64 < bits)
-		w <<= 1;
-	return (__u32)w;
-}
-
 #endif
 
 /* RFC 9293 sequence comparisons, modulo 2^32. */
