@@ -148,11 +148,18 @@ static __always_inline int judge_tcp_sock(struct bpf_sock *sk, const struct pkt 
 	if (!tp)
 		return RG_R_NO_FLOW;
 	if (state == RG_TCP_SYN_SENT) {
-		/* RFC 9293: acceptable only if SND.UNA < SEG.ACK <= SND.NXT; no sequence check. */
-		if (!(p->flags & TCPF_ACK) || !seq_after(p->ack, tp->snd_una) ||
-		    seq_after(p->ack, tp->snd_nxt))
+		__u32 una = tp->snd_una;
+
+		/* RFC 9293: acceptable only if SND.UNA < SEG.ACK <= SND.NXT; no sequence check.
+		 * tcp_connect() stores snd_nxt only after the SYN left, and over a veth the refusal
+		 * can reach us before that store (the stack queues it behind the socket lock), so
+		 * ISN+1 is accepted from snd_una alone. */
+		if (!(p->flags & TCPF_ACK))
 			return RG_R_SYN_SENT_BAD_ACK;
-		return RG_R_VALID;
+		if (p->ack == una + 1 ||
+		    (seq_after(p->ack, una) && !seq_after(p->ack, tp->snd_nxt)))
+			return RG_R_VALID;
+		return RG_R_SYN_SENT_BAD_ACK;
 	}
 	nxt = tp->rcv_nxt;
 	if (seq == nxt)
