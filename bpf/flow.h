@@ -177,12 +177,13 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 			return 0;
 		}
 		/* A SYN on a live flow: the peer lost its state and opens anew on the same 4-tuple,
-		 * or a forgery. Only remembered: the other side's answer decides (see below and
-		 * judge_flow). The pending byte is shared by both directions; a lost bit only
-		 * delays recognition to the next retransmitted SYN. */
+		 * or a forgery. Only remembered (d[s].isn is unused once synchronized): the old
+		 * state stays in force until the new handshake completes (below). The pending byte
+		 * is shared by both directions; a lost update only delays recognition to the next
+		 * retransmitted SYN. */
 		if (dir_seen(rf)) {
 			ds->isn = p->seq;
-			f->pending |= s ? RG_PEND_DIR1 : RG_PEND_DIR0;
+			f->pending = s ? RG_PEND_DIR1 : RG_PEND_DIR0;
 		}
 		return 0;
 	}
@@ -199,29 +200,48 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 			f->last_seen = now;
 			return 1;
 		}
-		/* The answer to a SYN remembered on a live flow: the old connection is gone on this
-		 * side too, the 4-tuple now carries a new one (as nf_conntrack's re-open). */
+		/* The answer to a SYN remembered on a live flow: remembered in turn. */
 		if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && p->ack == f->d[!s].isn + 1) {
-			struct rg_flow nf0 = {};
-			struct pkt syn = *p;
-
-			syn.flags = TCPF_SYN;
-			syn.seq = p->ack - 1;
-			syn.payload = 0;
-			syn.win = 0;
-			dir_init(&nf0, !s, &syn, RG_D_SYN | (RG_D_WS_NONE << 4));
-			dir_init(&nf0, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
-			nf0.fflags = RG_F_WS_UNKNOWN;
-			nf0.last_seen = now;
-			*f = nf0;
-			return 1;
+			ds->isn = p->seq;
+			f->pending |= RG_PEND_SYNACK;
 		}
 		return 0;
 	}
 	if (!(fl & TCPF_ACK) || p->partial)
 		return 0;
+	/* The ACK that completes a remembered SYN / SYN-ACK pair: the old connection is gone on
+	 * both ends and the 4-tuple carries a new one (nf_conntrack's re-open, one packet later,
+	 * so that two forged packets are not enough; see the closing note on its limit). */
+	if ((f->pending & RG_PEND_SYNACK) && (f->pending & (s ? RG_PEND_DIR1 : RG_PEND_DIR0)) &&
+	    p->seq == ds->isn + 1 && p->ack == f->d[!s].isn + 1) {
+		struct rg_flow nf0 = {};
+		struct pkt syn = *p;
+
+		syn.flags = TCPF_SYN;
+		syn.payload = 0;
+		syn.seq = ds->isn;
+		dir_init(&nf0, s, &syn, RG_D_SYN | (RG_D_WS_NONE << 4));
+		syn.seq = f->d[!s].isn;
+		syn.ack = ds->isn + 1;
+		syn.flags = TCPF_SYN | TCPF_ACK;
+		syn.win = 0xffff;
+		dir_init(&nf0, !s, &syn, RG_D_SYN | RG_D_ACK | (RG_D_WS_NONE << 4));
+		/* The SYNs' options were not kept: windows are read with the largest shift. */
+		nf0.fflags = RG_F_WS_UNKNOWN;
+		nf0.d[0].max_win <<= 14;
+		nf0.d[1].max_win <<= 14;
+		nf0.last_seen = now;
+		*f = nf0;
+		sf = f->dflags[s];
+		rf = f->dflags[!s];
+	}
+	if (!(fl & TCPF_ACK) || p->partial)
+		return 0;
 	if (!seg_plausible(f, s, p))
 		return 0;
+	/* The old connection is alive: whatever SYN was remembered was stale or forged. */
+	if (f->pending)
+		f->pending = 0;
 	if (!dir_seen(sf)) {
 		/* The second direction of a flow picked up mid-stream, or an ACK before any SYN-ACK
 		 * was seen (only legal mid-stream). */

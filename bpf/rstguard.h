@@ -134,8 +134,9 @@ struct rg_dir {
 #define RG_D_WS_NONE 15
 #define RG_F_MIDSTREAM 0x1 /* picked up without a handshake: window scale unknown */
 #define RG_F_WS_UNKNOWN 0x2 /* re-opened from a SYN whose options were not kept */
-#define RG_PEND_DIR0 0x1
-#define RG_PEND_DIR1 0x2
+#define RG_PEND_DIR0 0x1   /* d[0].isn holds a SYN seen on a live flow */
+#define RG_PEND_DIR1 0x2   /* d[1].isn holds a SYN seen on a live flow */
+#define RG_PEND_SYNACK 0x4 /* and the other side's isn the SYN-ACK answering it */
 
 /* 40 bytes keeps an IPv4 flow under 128 bytes of map memory with the LRU hash overhead. */
 struct rg_flow {
@@ -143,7 +144,7 @@ struct rg_flow {
 	__u32 last_seen;  /* seconds, rstguard clock */
 	__u8 dflags[2];   /* written only by packets of that direction */
 	__u8 fflags;      /* RG_F_*, written at creation and by the re-open path */
-	__u8 pending;     /* RG_PEND_DIR0/1: d[dir].isn holds a SYN seen on a live flow */
+	__u8 pending;     /* RG_PEND_*: a re-open of this 4-tuple in progress */
 };
 _rg_static_assert(sizeof(struct rg_flow) == 40, "rg_flow layout");
 

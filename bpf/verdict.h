@@ -316,8 +316,13 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	 * refusal answers a segment without ACK, so its own sequence is 0 (RFC 9293 3.10.7.1);
 	 * insisting on it leaves a forger who sent the SYN one fixed guess, not a free one. */
 	if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && (p->flags & TCPF_ACK) &&
-	    p->ack == f->d[!s].isn + 1 && seq == 0)
+	    p->ack == f->d[!s].isn + 1 && seq == 0) {
+		/* Passed, but the entry is not closed: a live receiver discards seq 0, and a forger
+		 * must not be able to end the tracking of a live connection. */
+		f->pending = 0;
+		*fout = NULL;
 		return RG_R_VALID;
+	}
 	if ((rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(sf)) {
 		/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
 		 * retransmission's, so a forged SYN cannot make the real refusal look wrong. */
