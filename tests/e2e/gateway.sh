@@ -63,7 +63,7 @@ scenarios() {
 }
 
 # What the kernels do on their own, behind a plain router.
-scenarios srv cli a "gateway/no-rstguard" --only L1,L2,L3,L4,L5,blind,inexact,onpath
+scenarios srv cli a "gateway/no-rstguard" --only L1,L2,L3,L4,L5,evasion,blind,inexact,onpath
 
 if ! e2e_have_cli; then
 	fail "gateway: $RG has no attach command: the runs with rstguard cannot start"
@@ -86,7 +86,7 @@ if rg rtr attach eth0 eth1 --role gateway --xdp-mode native >"$E2E_TMP/attach.ou
 	# Server under attack from the client's segment: every scenario.
 	scenarios srv cli a "gateway/rstguard/srv" --guard-ns "$E2E_NSP-rtr"
 	# The legitimate resets in the other direction too: the server's RSTs cross the router.
-	scenarios cli srv b "gateway/rstguard/cli" --guard-ns "$E2E_NSP-rtr" --only L1,L2,L3,L4,L5
+	scenarios cli srv b "gateway/rstguard/cli" --guard-ns "$E2E_NSP-rtr" --only L1,L2,L3,L4,L5,evasion
 else
 	fail "gateway: rstguard attach eth0 eth1 --role gateway ($(tail -n 3 "$E2E_TMP/attach.out"))"
 fi
@@ -100,7 +100,7 @@ if rg rtr attach eth0 eth1 --role both --xdp-mode native >"$E2E_TMP/attach.out" 
 	scenarios srv cli a "gateway/rstguard-both/srv" --guard-ns "$E2E_NSP-rtr" \
 		--only L1,L2,L5,blind,noflow
 	scenarios rtr cli a "gateway/rstguard-both/rtr" --guard-ns "$E2E_NSP-rtr" \
-		--only L1,L2,L3,L4,L5,blind,inexact,noflow,onpath
+		--only L1,L2,L3,L4,L5,evasion,blind,inexact,noflow,onpath
 else
 	fail "gateway: rstguard attach eth0 eth1 --role both ($(tail -n 3 "$E2E_TMP/attach.out"))"
 fi

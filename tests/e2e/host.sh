@@ -49,7 +49,7 @@ scenarios() {
 }
 
 # What the kernel does on its own: the reference every later run is held to.
-scenarios srv cli a "host/no-rstguard" --only L1,L2,L3,L4,L5,blind,inexact,onpath
+scenarios srv cli a "host/no-rstguard" --only L1,L2,L3,L4,L5,evasion,blind,inexact,onpath
 
 # xdp_attached NS [native|skb]: an XDP program sits on NS's eth0 (in that mode); ip link prints
 # "xdp" for native mode and "xdpgeneric" for skb mode.

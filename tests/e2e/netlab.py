@@ -12,8 +12,8 @@ import struct
 import subprocess
 import time
 
-from scapy.layers.inet import IP, TCP
-from scapy.layers.inet6 import IPv6
+from scapy.layers.inet import IP, IPOption_NOP, TCP, fragment
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, PadN, fragment6
 from scapy.layers.l2 import Ether
 
 CLONE_NEWNET = 0x40000000
@@ -349,6 +349,33 @@ def send_l3(ns, pkt_bytes, dst, v6):
 def rst_packet(src, dst, sport, dport, seq, ack=0, flags="R", v6=False):
     ip = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
     return bytes(ip / TCP(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, window=0))
+
+
+# Shapes that hid an RST from parsers reading only the first header (CONVENTIONS.md): the kernel
+# still acts on each one it reassembles or walks past.
+EVASIONS = {False: ("ip-options", "split-flags"), True: ("dest-opts", "atomic-frag", "fragmented")}
+
+
+def evasive_rst(form, src, dst, sport, dport, seq, v6):
+    """The IP packets (one or more fragments) of one RST in the given shape."""
+    tcp = TCP(sport=sport, dport=dport, seq=seq, flags="R", window=0)
+    ident = random.getrandbits(16 if not v6 else 32) or 1
+    if form == "ip-options":
+        return [bytes(IP(src=src, dst=dst, options=[IPOption_NOP()] * 8) / tcp)]
+    if form == "split-flags" and not v6:
+        # 8 bytes of TCP in the first fragment: ports and sequence, the flags byte in the next.
+        return [bytes(f) for f in fragment(IP(src=src, dst=dst, id=ident) / tcp, fragsize=8)]
+    if form == "dest-opts":
+        return [bytes(IPv6(src=src, dst=dst) / IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 4)]) /
+                      tcp)]
+    if form == "atomic-frag":
+        return [bytes(IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(offset=0, m=0, id=ident) / tcp)]
+    if form == "fragmented":
+        # IPv6 drops a first fragment without the whole TCP header (RFC 8200), so the split
+        # comes after it: the RST carries 28 bytes of data, 4 in the first fragment (40 + 8 + 24).
+        pkt = IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(id=ident) / tcp / (b"reset" * 6)[:28]
+        return [bytes(f) for f in fragment6(pkt, 72)]
+    raise ValueError(form)
 
 
 # --- rstguard ----------------------------------------------------------------------------------

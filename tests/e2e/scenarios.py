@@ -12,7 +12,7 @@ import time
 
 import netlab as nl
 
-ALL = ("L1", "L2", "L3", "L4", "L5", "blind", "inexact", "noflow", "onpath", "monitor", "live")
+ALL = ("L1", "L2", "L3", "L4", "L5", "evasion", "blind", "inexact", "noflow", "onpath", "monitor", "live")
 
 
 class Ctx:
@@ -121,9 +121,10 @@ def sc_L3(x):
     a.close()
 
 
-def timewait_once(x):
-    """A closes first and sits in TIME-WAIT; B's exact RST (sequence read from the wire) then
-    either ends it (Linux default) or is dropped (RFC 1337). Returns what happened."""
+def timewait_once(x, form=None):
+    """A closes first and sits in TIME-WAIT; B's exact RST (sequence read from the wire, shaped
+    as `form` of nl.EVASIONS if given) then either ends it (Linux default) or is dropped
+    (RFC 1337). Returns the states before and after and the counters around it."""
     sn = nl.Sniffer(x.a_ns, x.a_if)
     a, b = x.pair()
     nl.exchange(b, a)
@@ -138,7 +139,11 @@ def timewait_once(x):
     v = nl.ConnView(sn.poll(), (la, lp), (ra, rp))
     sn.close()
     c0 = x.counters()
-    nl.send_l3(x.b_ns, nl.rst_packet(ra, la, rp, lp, v.rcv_nxt, v6=x.v6), la, x.v6)
+    if form:
+        for p in nl.evasive_rst(form, ra, la, rp, lp, v.rcv_nxt, x.v6):
+            nl.send_l3(x.b_ns, p, la, x.v6)
+    else:
+        nl.send_l3(x.b_ns, nl.rst_packet(ra, la, rp, lp, v.rcv_nxt, v6=x.v6), la, x.v6)
     time.sleep(0.2)
     return st0, nl.tcp_states(x.a_ns, lp, rp, x.v6), c0, x.counters()
 
@@ -161,6 +166,29 @@ def sc_L4(x):
             n = nl.delta(c1, c0, "timewait", act)
             x.check("L4 timewait=%s: counted as timewait/%s" % (pol, act), n == 1,
                     "timewait/%s moved by %d; deltas %s" % (act, n, changed(c1, c0)))
+    if x.guard:
+        x.guard.policy(timewait="accept")
+
+
+def sc_evasion(x):
+    """The exact RST of L4 in the shapes that slipped past first-header parsers. The kernel acts
+    on each (the run without rstguard shows it), so under timewait=drop a TIME-WAIT that ends
+    means the filter never saw the RST for what it was."""
+    if x.guard:
+        x.guard.policy(timewait="drop")
+    for form in nl.EVASIONS[x.v6]:
+        st0, st1, c0, c1 = timewait_once(x, form)
+        if not x.guard:
+            x.check("evasion %s: the kernel acts on the RST (TIME-WAIT ended)" % form,
+                    st0 == ["06"] and st1 == [], "states before %s, after %s" % (st0, st1))
+            continue
+        # A first fragment too short to show the flags is "unparsed" (dropped by default); every
+        # other shape must be parsed through to the TIME-WAIT verdict.
+        want = "short_fragment" if form == "split-flags" and not x.v6 else "timewait"
+        dropped = nl.delta(c1, c0, want, "drop")
+        x.check("evasion %s: exact RST to TIME-WAIT under timewait=drop dropped as %s" %
+                (form, want), st0 == ["06"] and st1 == ["06"] and dropped == 1,
+                "states before %s, after %s; deltas %s" % (st0, st1, changed(c1, c0)))
     if x.guard:
         x.guard.policy(timewait="accept")
 
@@ -444,7 +472,7 @@ def sc_live(x):
     b.close()
 
 
-SCEN = {"L1": sc_L1, "L2": sc_L2, "L3": sc_L3, "L4": sc_L4, "L5": sc_L5, "blind": sc_blind,
+SCEN = {"L1": sc_L1, "L2": sc_L2, "L3": sc_L3, "L4": sc_L4, "L5": sc_L5, "evasion": sc_evasion, "blind": sc_blind,
         "inexact": sc_inexact, "noflow": sc_noflow, "onpath": sc_onpath, "monitor": sc_monitor,
         "live": sc_live}
 
