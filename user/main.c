@@ -6,6 +6,7 @@
 
 #include "cmds.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 static const struct cmd {
@@ -19,6 +20,8 @@ static const struct cmd {
 	{ "policy", do_policy, "show or change policy and scope, live" },
 	{ "stats", do_stats, "counters per interface and reason; --watch for rates" },
 	{ "flows", do_flows, "tracked flows with state and sequence bookkeeping" },
+	{ "metrics", do_metrics, "Prometheus exposition once, to stdout or a file (-o)" },
+	{ "serve", do_serve, "HTTP endpoint for Prometheus, read at every scrape" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
