@@ -682,7 +682,7 @@ static const struct row rows[] = {
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
-/* What was measured for a row: one value per round, then the medians. */
+/* What was measured for a row: one value per round, then the best (or median) of them. */
 struct res {
 	double rx[16], wall[16], share[16], tx[16], drop[16], prog_ns[16], gen_ns[16];
 	int nres;

@@ -29,7 +29,7 @@ struct bench_env {
 
 /* One live measurement on the receiver. */
 struct live_res {
-	double rx_mpps;   /* frames the receiver's XDP program saw, per CPU second (see below) */
+	double rx_mpps;   /* frames the receiver's XDP program saw per CPU second of the path */
 	double wall_mpps; /* the same per wall-clock second */
 	double cpu_share; /* CPU seconds the path got per wall second */
 	double tx_mpps;   /* frames the generator sent */
