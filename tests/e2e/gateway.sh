@@ -83,8 +83,11 @@ xdp_on_router() {
 if rg rtr attach eth0 eth1 --role gateway --xdp-mode native >"$E2E_TMP/attach.out" 2>&1; then
 	check "gateway: rstguard attached to rtr:eth0 and rtr:eth1, gateway role, native mode" \
 		eval 'xdp_on_router xdp && status_is rtr gateway native eth0 eth1'
-	# Server under attack from the client's segment: every scenario.
-	scenarios srv cli a "gateway/rstguard/srv" --guard-ns "$E2E_NSP-rtr"
+	# Server under attack from the client's segment: every scenario, and a session that was up
+	# before the attach.
+	scenarios srv cli a "gateway/rstguard/srv" --guard-ns "$E2E_NSP-rtr" \
+		--only "L1,L2,L3,L4,L5,evasion,blind,midstream,inexact,noflow,onpath,monitor,live" \
+		--attach "eth0 eth1 --role gateway --xdp-mode native"
 	# The legitimate resets in the other direction too: the server's RSTs cross the router.
 	scenarios cli srv b "gateway/rstguard/cli" --guard-ns "$E2E_NSP-rtr" --only L1,L2,L3,L4,L5,evasion
 else

@@ -12,7 +12,8 @@ import time
 
 import netlab as nl
 
-ALL = ("L1", "L2", "L3", "L4", "L5", "evasion", "blind", "inexact", "noflow", "onpath", "monitor", "live")
+ALL = ("L1", "L2", "L3", "L4", "L5", "evasion", "blind", "inexact", "noflow", "onpath", "monitor",
+       "live")
 
 
 class Ctx:
@@ -28,6 +29,12 @@ class Ctx:
         self.rng = random.Random(args.seed)
         self.npass = self.nfail = 0
         self.table = "rge2e%d" % args.id
+        self.attach = args.attach.split() if args.attach else None
+        self.attach_ifaces = []
+        for w in self.attach or ():
+            if w.startswith("-"):
+                break
+            self.attach_ifaces.append(w)
 
     def check(self, name, cond, detail=""):
         if cond:
@@ -271,6 +278,47 @@ def sc_blind(x, nrand=30000):
     b.close()
 
 
+def sc_midstream(x, nrand=5000):
+    """rstguard attached to a router whose sessions are already up: the flow is learned from its
+    first packets (no handshake seen, window scale unknown). Forged RSTs are still dropped, and the
+    peer's real abort still gets through."""
+    if not x.guard or not x.attach:
+        return
+    x.guard.run("detach", *x.attach_ifaces)
+    sn = nl.Sniffer(x.a_ns, x.a_if)
+    a, b = x.pair()
+    nl.exchange(b, a)
+    x.guard.run("attach", *x.attach)
+    # Both directions speak after the attach: the flow is picked up mid-stream.
+    alive0 = nl.exchange(b, a) and nl.exchange(a, b)
+    v = x.view(sn, a)
+    sn.close()
+    la, lp, ra, rp = nl.endpoints(a)
+    bad = {v.rcv_nxt, (v.rcv_nxt - 1) & 0xffffffff}
+    seqs = [q for q in (x.rng.getrandbits(32) for _ in range(nrand)) if q not in bad]
+    c0 = x.counters()
+    inj = x.injector()
+    sent = inj.flood_seqs(ra, la, rp, lp, seqs, x.v6)
+    inj.close()
+    time.sleep(0.2)
+    alive = alive0 and nl.exchange(a, b) and nl.exchange(b, a)
+    c1 = x.counters()
+    x.check("mid-stream pickup: a session up before attach survives %d forged RSTs" % sent,
+            alive)
+    dropped = nl.delta(c1, c0, action="drop")
+    x.check("mid-stream pickup: every forged RST dropped", dropped == sent,
+            "dropped %d of %d; deltas %s" % (dropped, sent, changed(c1, c0)))
+    c0 = x.counters()
+    nl.set_linger0(b)
+    b.close()
+    r = nl.recv_result(a, 2.0)
+    x.check("mid-stream pickup: the peer's abortive close still reaches A (ECONNRESET)",
+            r[0] == "error" and r[1] == errno.ECONNRESET and r[2] < 0.5,
+            "got %s %s after %s" % (r[0], r[1] if r[0] == "error" else "", ms(r[2])))
+    x.legit_counters("mid-stream pickup abort", c0)
+    a.close()
+
+
 def sc_inexact(x):
     sn = nl.Sniffer(x.a_ns, x.a_if)
     a, b = x.pair()
@@ -473,7 +521,7 @@ def sc_live(x):
 
 
 SCEN = {"L1": sc_L1, "L2": sc_L2, "L3": sc_L3, "L4": sc_L4, "L5": sc_L5, "evasion": sc_evasion, "blind": sc_blind,
-        "inexact": sc_inexact, "noflow": sc_noflow, "onpath": sc_onpath, "monitor": sc_monitor,
+        "midstream": sc_midstream, "inexact": sc_inexact, "noflow": sc_noflow, "onpath": sc_onpath, "monitor": sc_monitor,
         "live": sc_live}
 
 
@@ -489,6 +537,8 @@ def main():
     ap.add_argument("--rg", default="build/rstguard")
     ap.add_argument("--pin-dir")
     ap.add_argument("--only", default=",".join(ALL))
+    ap.add_argument("--attach", help="the attach arguments, for scenarios that re-attach "
+                    "(IFACE... then options)")
     ap.add_argument("--id", type=int, default=0, help="unique number for nft table names")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
