@@ -7,6 +7,15 @@
 #include "maps.h"
 #include "flow_state.h"
 
+/* Added to the kernel clock: lets tests move time; always 0 in production. */
+__s64 rg_clock_offset = 0;
+
+/* Seconds. The coarse clock is enough for timeouts and costs no clock-source read. */
+static __always_inline __u32 rg_now(void)
+{
+	return (bpf_ktime_get_coarse_ns() + rg_clock_offset) / 1000000000ull;
+}
+
 /* Mask of rg_presence word indexes (its size minus one), set with the map size before load. */
 const volatile __u32 cfg_presence_mask = RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / 64 - 1;
 
@@ -314,46 +323,54 @@ static __always_inline struct rg_flow *flow_find(const struct pkt *p, int *dir)
 	}
 }
 
-/* Presence filter: pointer to the word and the bit of this packet's flow. */
-static __always_inline __u64 *presence_word(const struct pkt *p, __u64 *bit)
+static __always_inline __u64 *presence_word(__u32 h, __u64 *bits)
 {
-	__u32 h, idx;
+	__u32 idx = rg_presence_index(h, cfg_presence_mask);
 
-	if (p->v6) {
-		struct rg_flow_key6 k = {};
-
-		flow_key6(p, &k);
-		h = rg_key_hash((const __u32 *)&k, sizeof(k) / 4);
-	} else {
-		struct rg_flow_key4 k = {};
-
-		flow_key4(p, &k);
-		h = rg_key_hash((const __u32 *)&k, sizeof(k) / 4);
-	}
-	idx = (h >> 6) & cfg_presence_mask;
-	*bit = 1ull << (h & 63);
+	*bits = rg_presence_bits(h);
 	return bpf_map_lookup_elem(&rg_presence, &idx);
 }
 
-/* 0 only when the flow surely has no entry. */
-static __always_inline int flow_maybe_present(const struct pkt *p)
+/* The flow of an RST: the key is built and hashed once, and the presence filter answers "none"
+ * for most blind RSTs without touching the cache-cold flow table. */
+static __always_inline struct rg_flow *flow_find_rst(const struct pkt *p, int *dir)
 {
-	__u64 bit, *w = presence_word(p, &bit);
+	__u64 bits, *w;
 
-	return !w || (*w & bit);
+	if (p->v6) {
+		struct rg_flow_key6 k = {};
+
+		*dir = flow_key6(p, &k);
+		w = presence_word(rg_key_hash((const __u32 *)&k, sizeof(k) / 4), &bits);
+		if (w && (*w & bits) != bits)
+			return NULL;
+		return bpf_map_lookup_elem(&rg_flows6, &k);
+	} else {
+		struct rg_flow_key4 k = {};
+
+		*dir = flow_key4(p, &k);
+		w = presence_word(rg_key_hash((const __u32 *)&k, sizeof(k) / 4), &bits);
+		if (w && (*w & bits) != bits)
+			return NULL;
+		return bpf_map_lookup_elem(&rg_flows4, &k);
+	}
 }
 
-static __always_inline long flow_insert(const struct pkt *p, const struct rg_flow *f)
+/* Inserts the entry and, only then, sets its presence bits: a reader that sees the bits finds
+ * the entry. Returns the key's hash through *h. */
+static __always_inline long flow_insert(const struct pkt *p, const struct rg_flow *f, __u32 *h)
 {
 	if (p->v6) {
 		struct rg_flow_key6 k = {};
 
 		flow_key6(p, &k);
+		*h = rg_key_hash((const __u32 *)&k, sizeof(k) / 4);
 		return bpf_map_update_elem(&rg_flows6, &k, f, BPF_ANY);
 	} else {
 		struct rg_flow_key4 k = {};
 
 		flow_key4(p, &k);
+		*h = rg_key_hash((const __u32 *)&k, sizeof(k) / 4);
 		return bpf_map_update_elem(&rg_flows4, &k, f, BPF_ANY);
 	}
 }
@@ -363,6 +380,8 @@ static __always_inline long flow_insert(const struct pkt *p, const struct rg_flo
 static __always_inline int flow_track(const struct pkt *p, const struct rg_policy *pol, __u32 now)
 {
 	struct rg_flow *f, nf = {};
+	__u64 bits, *w;
+	__u32 h;
 	int dir;
 
 	f = flow_find(p, &dir);
@@ -373,15 +392,12 @@ static __always_inline int flow_track(const struct pkt *p, const struct rg_polic
 	/* Absent or expired: an expired entry is overwritten as if new. */
 	if (!flow_new(&nf, dir, p, now))
 		return RG_R_MAX;
-	if (flow_insert(p, &nf))
+	if (flow_insert(p, &nf, &h))
 		return RG_R_FLOW_INSERT_FAIL;
-	{
-		__u64 bit, *w = presence_word(p, &bit);
-
-		/* Atomic: another CPU may be setting a neighbour bit of the same word. */
-		if (w && !(*w & bit))
-			__sync_fetch_and_or(w, bit);
-	}
+	w = presence_word(h, &bits);
+	/* Atomic: another CPU may be setting other bits of the same word. */
+	if (w && (*w & bits) != bits)
+		__sync_fetch_and_or(w, bits);
 	return RG_R_FLOW_CREATED;
 }
 

@@ -72,6 +72,22 @@ static __always_inline __u32 rg_key_hash(const __u32 *w, int n)
 	return h;
 }
 
+/* Where a key hash lives in the presence filter: three bits of one 64-bit word, so a probe
+ * stays one cache line while false positives at a full table fall from ~6% to under 1%. The
+ * bits come from a remix of the hash, the word from its low bits. */
+static __always_inline __u32 rg_presence_index(__u32 h, __u32 mask)
+{
+	return h & mask;
+}
+
+static __always_inline __u64 rg_presence_bits(__u32 h)
+{
+	__u32 g = h * 0x85ebca6b;
+
+	g ^= g >> 13;
+	return (1ull << (g & 63)) | (1ull << ((g >> 6) & 63)) | (1ull << ((g >> 12) & 63));
+}
+
 /* Words in the presence map for a table of `flows` entries: a power of two. */
 static inline __u32 rg_presence_words(__u32 flows)
 {

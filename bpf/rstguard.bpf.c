@@ -13,14 +13,6 @@ const volatile __u32 cfg_role = RG_ROLE_BOTH;
 const volatile __u32 cfg_slot = 0;
 const volatile __u32 cfg_l3 = 0;
 
-/* Added to the kernel clock: lets tests move time; always 0 in production. */
-__s64 rg_clock_offset = 0;
-
-static __always_inline __u32 rg_now(void)
-{
-	return (bpf_ktime_get_coarse_ns() + rg_clock_offset) / 1000000000ull;
-}
-
 static __always_inline void count(__u32 reason, __u32 act, __u64 bytes)
 {
 	__u32 idx = (cfg_slot % RG_MAX_IFACES) * RG_R_MAX + reason;
@@ -33,11 +25,12 @@ static __always_inline void count(__u32 reason, __u32 act, __u64 bytes)
 }
 
 static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
-				     const struct rg_policy *pol, __u32 now)
+				     const struct rg_policy *pol)
 {
 	struct rg_flow *f = NULL;
 	struct bpf_sock *sk;
 	int dir = 0, listener, r;
+	__u32 now = 0;
 
 	if ((p->flags & (TCPF_SYN | TCPF_FIN)))
 		return RG_R_BAD_FLAGS;
@@ -51,7 +44,7 @@ static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 	if (cfg_role == RG_ROLE_HOST || is_local(ctx, p))
 		return RG_R_NO_FLOW;
 gateway:
-	r = judge_flow(p, pol, now, &f, &dir);
+	r = judge_flow(p, pol, &now, &f, &dir);
 	/* Remember the reset so the flow ages out on the short CLOSED timeout. */
 	if (f && (r == RG_R_VALID || (r == RG_R_TIMEWAIT && !reason_drops(r, pol->bits))) &&
 	    !(f->dflags[dir] & RG_D_RST) && !(pol->bits & RG_P_MONITOR)) {
@@ -67,7 +60,7 @@ gateway:
 __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes)
 {
 	struct rg_policy *pol;
-	__u32 key = 0, bits = 0, now = 0, act = RG_ACT_PASS;
+	__u32 key = 0, bits = 0, act = RG_ACT_PASS;
 	int reason, ev;
 
 	if (!ctx || !p)
@@ -97,13 +90,11 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 		goto out;
 	}
 
-	if (cfg_role != RG_ROLE_HOST)
-		now = rg_now();
 	if (!(p->flags & TCPF_RST)) {
 		if (cfg_role != RG_ROLE_GATEWAY)
 			recent_note(p);
 		if (cfg_role != RG_ROLE_HOST) {
-			ev = flow_track(p, pol, now);
+			ev = flow_track(p, pol, rg_now());
 			if (ev != RG_R_MAX)
 				count(ev, RG_ACT_PASS, 0);
 		}
@@ -113,7 +104,7 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 
 	reason = scope_check(p, bits, 1);
 	if (reason == RG_R_MAX)
-		reason = judge_rst(ctx, p, pol, now);
+		reason = judge_rst(ctx, p, pol);
 
 out:
 	if (reason_drops(reason, bits))

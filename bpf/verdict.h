@@ -295,18 +295,23 @@ static __always_inline int is_local(struct xdp_md *ctx, const struct pkt *p)
  * is exact enough. Below it by one is legal after the sender's FIN. Inside the receiver's window
  * beyond that is inexact; the rest is out of window.
  */
-static __always_inline int judge_flow(const struct pkt *p, const struct rg_policy *pol, __u32 now,
-				      struct rg_flow **fout, int *dout)
+static __always_inline int judge_flow(const struct pkt *p, const struct rg_policy *pol,
+				      __u32 *nowp, struct rg_flow **fout, int *dout)
 {
 	struct rg_flow *f;
 	int s, st;
 	__u8 sf, rf;
 	__u32 lo, hi, seq = p->seq;
 
-	if (!flow_maybe_present(p))
+	__u32 now;
+
+	f = flow_find_rst(p, &s);
+	if (!f)
 		return RG_R_NO_FLOW;
-	f = flow_find(p, &s);
-	if (!f || flow_expired(f, pol, now))
+	/* The clock is read only for an RST that has a flow: a blind flood never pays for it. */
+	now = rg_now();
+	*nowp = now;
+	if (flow_expired(f, pol, now))
 		return RG_R_NO_FLOW;
 	*fout = f;
 	*dout = s;

@@ -190,6 +190,16 @@ static uint32_t presence_words(uint32_t flows)
 {
 	return rg_presence_words(flows);
 }
+
+static uint32_t presence_index(uint32_t h, uint32_t mask)
+{
+	return rg_presence_index(h, mask);
+}
+
+static uint64_t presence_bits(uint32_t h)
+{
+	return rg_presence_bits(h);
+}
 #else
 /* A program without a presence filter: only the probe baseline is sized like one would be. */
 static uint32_t key_hash(const uint32_t *w, int n)
@@ -204,6 +214,16 @@ static uint32_t presence_words(uint32_t flows)
 	while ((uint64_t)w * 64 < (uint64_t)flows * 16)
 		w <<= 1;
 	return w;
+}
+
+static uint32_t presence_index(uint32_t h, uint32_t mask)
+{
+	return 0;
+}
+
+static uint64_t presence_bits(uint32_t h)
+{
+	return 0;
 }
 #endif
 
@@ -250,7 +270,7 @@ static double false_positives(const uint64_t *bits, uint32_t words)
 		k.port[0] = htons((uint16_t)(1024 + (x >> 16) % 64000));
 		k.port[1] = htons(BF_SERVER_PORT);
 		h = key_hash((const uint32_t *)&k, sizeof(k) / 4);
-		hits += (bits[(h >> 6) & (words - 1)] >> (h & 63)) & 1;
+		hits += (bits[presence_index(h, words - 1)] & presence_bits(h)) == presence_bits(h);
 	}
 	return (double)hits / n;
 }
@@ -281,7 +301,7 @@ static int populate(int fd, uint32_t n, int presence_fd, uint32_t words)
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t h = key_hash((const uint32_t *)&k[i], sizeof(k[i]) / 4);
 
-		bits[(h >> 6) & (words - 1)] |= 1ull << (h & 63);
+		bits[presence_index(h, words - 1)] |= presence_bits(h);
 	}
 	for (uint32_t i = 0; i < words; i++)
 		idx[i] = i;
