@@ -34,7 +34,8 @@ sleep 0.3
 spawn cli "$E2E_PY" -B "$E2E_DIR/echo.py" client "$SRV" "$PORT" 0.2 >"$E2E_TMP/client.log" 2>&1
 sleep 1
 tail -n 2 "$E2E_TMP/client.log" | indent
-CPORT=$(nsx cli ss -Htn state established "( dport = :$PORT )" | awk '{split($3, a, ":"); print a[2]; exit}')
+CPORT=$(nsx cli ss -Htn state established "( dport = :$PORT )" |
+	awk '{split($3, a, ":"); print a[2]; exit}')
 [ -n "$CPORT" ] || { echo "demo: the echo connection did not come up" >&2; exit 1; }
 
 challenge_acks() {
@@ -47,15 +48,15 @@ attack() {
 		--src "$CLI" --sport "$CPORT" --dst "$SRV" --dport "$PORT" --random 20000 --step 32768
 }
 
-say "without rstguard: atk forges RSTs from $CLI:$CPORT to $SRV:$PORT, random sequence numbers and a sweep"
+say "without rstguard: atk forges RSTs from $CLI:$CPORT to $SRV:$PORT (random seqs + a sweep)"
 ch0=$(challenge_acks)
 sent=$(attack)
 sleep 0.5
 ch1=$(challenge_acks)
-echo "    $sent forged RSTs sent; the server's own kernel examined every one and answered $((ch1 - ch0))" \
-	"with a challenge ACK (RFC 5961)"
+echo "    $sent forged RSTs sent; the server's own kernel examined every one and answered" \
+	"$((ch1 - ch0)) with a challenge ACK (RFC 5961)"
 
-say "rstguard attach eth0 --role host, on srv: every RST is judged in XDP against the server's own sockets"
+say "rstguard attach eth0 --role host, on srv: each RST judged in XDP against the server's sockets"
 rg srv attach eth0 --role host 2>&1 | indent
 rg srv status 2>&1 | indent
 
@@ -66,8 +67,8 @@ sent=$(attack)
 sleep 1
 ch1=$(challenge_acks)
 lines1=$(grep -c echo "$E2E_TMP/client.log")
-echo "    $sent forged RSTs sent; the server's kernel answered $((ch1 - ch0)) challenge ACKs this time:" \
-	"none of them reached it"
+echo "    $sent forged RSTs sent; the server's kernel answered $((ch1 - ch0)) challenge ACKs" \
+	"this time: none of them reached it"
 
 say "the session is alive: $((lines1 - lines0)) echoes came back during and after the attack"
 tail -n 3 "$E2E_TMP/client.log" | indent
@@ -104,4 +105,5 @@ fi
 
 printf '\n==> cleaning up: detach, remove pins, delete the namespaces\n'
 rg srv detach --all 2>&1 | indent
-echo "    done: the connection outlived $((2 * sent)) forged RSTs; the second half never reached the kernel"
+echo "    done: the connection outlived $((2 * sent)) forged RSTs;" \
+	"the second half never reached the kernel"

@@ -54,7 +54,7 @@ scenarios() {
 	local a=$1 b=$2 lis=$3 tag=$4 fam
 	shift 4
 	for fam in v4 v6; do
-		local flag= aa=${V4[$a]} ba=${V4[$b]}
+		local flag='' aa=${V4[$a]} ba=${V4[$b]}
 		[ "$fam" = v6 ] && flag=--v6 aa=${V6[$a]} ba=${V6[$b]}
 		run_py "$tag/$fam" --tag "$tag/$fam" $flag --id "$E2E_ID" --rg "$RG" --pin-dir "$E2E_PIN" \
 			--a "$E2E_NSP-$a,eth0,$aa" --b "$E2E_NSP-$b,$ba" --listener "$lis" \

@@ -40,7 +40,7 @@ scenarios() {
 	local a=$1 b=$2 lis=$3 tag=$4 fam
 	shift 4
 	for fam in v4 v6; do
-		local flag= aa=${V4[$a]} ba=${V4[$b]}
+		local flag='' aa=${V4[$a]} ba=${V4[$b]}
 		[ "$fam" = v6 ] && flag=--v6 aa=${V6[$a]} ba=${V6[$b]}
 		run_py "$tag/$fam" --tag "$tag/$fam" $flag --id "$E2E_ID" --rg "$RG" --pin-dir "$E2E_PIN" \
 			--a "$E2E_NSP-$a,eth0,$aa" --b "$E2E_NSP-$b,$ba" --listener "$lis" \
@@ -73,7 +73,8 @@ for run in srv:native cli:skb; do
 	peer=cli lis=a
 	[ "$side" = cli ] && peer=srv lis=b
 	if ! rg "$side" attach eth0 --role host --xdp-mode "$mode" >"$E2E_TMP/attach.out" 2>&1; then
-		fail "host/$side: rstguard attach eth0 --role host --xdp-mode $mode ($(tail -n 3 "$E2E_TMP/attach.out"))"
+		fail "host/$side: rstguard attach eth0 --role host --xdp-mode $mode" \
+			"($(tail -n 3 "$E2E_TMP/attach.out"))"
 		continue
 	fi
 	check "host/$side: rstguard attached to $side:eth0 in $mode mode (ip link, status -j)" \

@@ -366,8 +366,8 @@ def evasive_rst(form, src, dst, sport, dport, seq, v6):
         # 8 bytes of TCP in the first fragment: ports and sequence, the flags byte in the next.
         return [bytes(f) for f in fragment(IP(src=src, dst=dst, id=ident) / tcp, fragsize=8)]
     if form == "dest-opts":
-        return [bytes(IPv6(src=src, dst=dst) / IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 4)]) /
-                      tcp)]
+        opts = IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 4)])
+        return [bytes(IPv6(src=src, dst=dst) / opts / tcp)]
     if form == "atomic-frag":
         return [bytes(IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(offset=0, m=0, id=ident) / tcp)]
     if form == "fragmented":

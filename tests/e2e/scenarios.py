@@ -262,8 +262,8 @@ def sc_blind(x, nrand=30000):
     time.sleep(0.2)
     alive = nl.exchange(a, b) and nl.exchange(b, a)
     ch1, c1 = x.challenge_acks(), x.counters()
-    what = "blind attack, %d RSTs (%d random + a sweep in %d-byte steps, %.1fs)" % (
-        sent, nrand, v.win, dt)
+    print("# blind attack: %d RSTs in %.1fs" % (sent, dt), flush=True)
+    what = "blind attack, %d RSTs (%d random + a sweep in %d-byte steps)" % (sent, nrand, v.win)
     x.check(what + ": the connection survives and moves data", alive)
     if x.guard:
         dropped = nl.delta(c1, c0, ("out_of_window", "inexact"), "drop")
@@ -507,8 +507,7 @@ def sc_live(x):
             "(drop, pass, drop)",
             [r[:2] for r in results] == [("drop", 1), ("pass", 1), ("drop", 1)],
             "got %s" % results)
-    x.check("live policy changes: the streaming connection never broke (%d/60 lines, echoed "
-            "%d, slowest round %s)" % (seen, echoed, ms(worst)),
+    x.check("live policy changes: the streaming connection never broke (60 lines each way)",
             not broken and seen == 60 and echoed == 60 and worst < 0.5,
             broken or "lines %d echoed %d worst %s" % (seen, echoed, ms(worst)))
     pol = x.guard.policy_show()
@@ -520,9 +519,9 @@ def sc_live(x):
     b.close()
 
 
-SCEN = {"L1": sc_L1, "L2": sc_L2, "L3": sc_L3, "L4": sc_L4, "L5": sc_L5, "evasion": sc_evasion, "blind": sc_blind,
-        "midstream": sc_midstream, "inexact": sc_inexact, "noflow": sc_noflow, "onpath": sc_onpath, "monitor": sc_monitor,
-        "live": sc_live}
+SCEN = {"L1": sc_L1, "L2": sc_L2, "L3": sc_L3, "L4": sc_L4, "L5": sc_L5, "evasion": sc_evasion,
+        "blind": sc_blind, "midstream": sc_midstream, "inexact": sc_inexact, "noflow": sc_noflow,
+        "onpath": sc_onpath, "monitor": sc_monitor, "live": sc_live}
 
 
 def main():
