@@ -17,6 +17,14 @@
  * one after another with no VLAN device configured, so an RST under a stack of them still
  * reaches TCP; a deeper stack is judged by policy unparsed, never passed unseen. */
 #define RG_MAX_VLAN 8
+
+/* Masks v where clang cannot fold the mask away (it drops one it proved redundant, and the
+ * verifier only learns bounds on the register it sees masked). Plain C for user-space builds. */
+#ifdef __bpf__
+#define RG_BOUND(v, m) asm volatile("%0 &= " #m : "+r"(v))
+#else
+#define RG_BOUND(v, m) ((v) &= (m))
+#endif
 /* Extension headers followed before giving up; a longer chain is judged by policy unparsed. */
 #define RG_MAX_EXT 6
 
@@ -213,8 +221,7 @@ struct opt_walk {
 	__u32 ws;
 };
 
-/* One option per call. The index is bounded in asm: clang would drop a plain mask it proved
- * redundant, and the verifier needs it on the copy that indexes. */
+/* One option per call; indexes are bounded with RG_BOUND for the verifier. */
 static long opt_step(__u64 n, void *data)
 {
 	struct opt_walk *w = data;
@@ -224,7 +231,7 @@ static long opt_step(__u64 n, void *data)
 	if (i >= w->len)
 		return 1;
 	k = i;
-	asm volatile("%0 &= 63" : "+r"(k));
+	RG_BOUND(k, 63);
 	kind = w->opt[k];
 	if (kind == 0)
 		return 1;
@@ -233,13 +240,13 @@ static long opt_step(__u64 n, void *data)
 		return 0;
 	}
 	l = i + 1;
-	asm volatile("%0 &= 63" : "+r"(l));
+	RG_BOUND(l, 63);
 	len = w->opt[l];
 	if (len < 2)
 		return 1;
 	if (kind == 3 && len == 3 && i + 2 < w->len) {
 		v = i + 2;
-		asm volatile("%0 &= 63" : "+r"(v));
+		RG_BOUND(v, 63);
 		w->ws = w->opt[v] > 14 ? 14 : w->opt[v]; /* RFC 7323: larger shifts mean 14 */
 	}
 	w->i = i + len;
@@ -255,8 +262,10 @@ __noinline __u32 rg_tcp_wscale(struct xdp_md *ctx, __u32 off, __u32 optlen)
 
 	if (!ctx || optlen == 0 || optlen > 40)
 		return RG_D_WS_NONE;
-	/* Re-bound to [1, 64] in asm, for the same reason as in opt_step. */
-	asm volatile("%0 += -1; %0 &= 0x3f; %0 += 1" : "+r"(optlen));
+	/* Re-bound to [1, 64] for the verifier (see RG_BOUND). */
+	optlen -= 1;
+	RG_BOUND(optlen, 63);
+	optlen += 1;
 	if (bpf_xdp_load_bytes(ctx, off, w.opt, optlen))
 		return RG_D_WS_NONE;
 	w.len = optlen;
@@ -331,7 +340,7 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct cursor *c, st
 		/* Forget how many tags there were: one verifier state for every tag depth instead
 		 * of one per depth multiplied through the rest of the parser. */
 		off = c->pos - (void *)(long)ctx->data;
-		asm volatile("%0 &= 0x3f" : "+r"(off));
+		RG_BOUND(off, 63);
 		c->pos = (void *)(long)ctx->data + off;
 	}
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
