@@ -54,26 +54,62 @@ static void size_flow_table(struct rstguard *skel, uint32_t flows)
 	skel->rodata->cfg_presence_mask = words - 1;
 }
 
-/* libbpf refuses a mismatched pin with a bare EINVAL; say which map and what to do instead. */
+/* Appends "what pinned N, this build M" to buf when the two differ; returns the new length. */
+static size_t note_diff(char *buf, size_t len, size_t n, const char *what, unsigned long long have,
+			unsigned long long want, bool hex)
+{
+	if (have == want || n >= len)
+		return n;
+	return n + snprintf(buf + n, len - n, hex ? "%s%s 0x%llx, this build 0x%llx"
+						  : "%s%s %llu, this build %llu",
+			    n ? "; " : "", what, have, want);
+}
+
+static const char *map_type_str(unsigned int t)
+{
+	const char *s = libbpf_bpf_map_type_str(t);
+
+	return s ? s : "unknown";
+}
+
+/*
+ * libbpf refuses a mismatched pin with a bare EINVAL. A map's definition cannot change under a
+ * live pin, so this is the upgrade case: say which map, which fields differ and what to do, and
+ * refuse before anything is created, loaded or attached.
+ */
 static int check_pinned(struct bpf_map *map, const char *path)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	int fd = bpf_obj_get(path), err = 0;
+	char diff[512] = "";
+	size_t n = 0;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : rg_fail(RC_ERR, "cannot open pinned map %s: %s", path,
 						     errstr(-errno));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		err = rg_fail(RC_ERR, "cannot inspect pinned map %s: %s", path, errstr(-errno));
-	else if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
-		 info.value_size != bpf_map__value_size(map) ||
-		 info.max_entries != bpf_map__max_entries(map) ||
-		 info.map_flags != bpf_map__map_flags(map))
+		goto out;
+	}
+	if (info.type != bpf_map__type(map))
+		n += snprintf(diff + n, sizeof(diff) - n, "type %s, this build %s",
+			      map_type_str(info.type), map_type_str(bpf_map__type(map)));
+	n = note_diff(diff, sizeof(diff), n, "key size", info.key_size, bpf_map__key_size(map),
+		      false);
+	n = note_diff(diff, sizeof(diff), n, "value size", info.value_size,
+		      bpf_map__value_size(map), false);
+	n = note_diff(diff, sizeof(diff), n, "max entries", info.max_entries,
+		      bpf_map__max_entries(map), false);
+	n = note_diff(diff, sizeof(diff), n, "flags", info.map_flags, bpf_map__map_flags(map), true);
+	if (n)
 		err = rg_fail(RC_ERR,
-			      "pinned map %s does not match this rstguard build (left by another "
-			      "version?); 'rstguard detach --all' removes it, and the policy with it",
-			      path);
+			      "pinned map %s has another layout than this rstguard build expects "
+			      "(%s), left by another version? Nothing was changed. The maps cannot "
+			      "be migrated in place: 'rstguard detach --all' removes every pin (tracked "
+			      "flows, counters and policy with it), then attach again",
+			      path, diff);
+out:
 	close(fd);
 	return err;
 }
