@@ -117,20 +117,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
+	static int seen_headers;
 	struct server *sv = cls;
 	struct MHD_Response *r;
-	uint64_t arrived = now_ns();
 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
-		/* Answered before any body is read; MHD then closes the connection rather than
-		 * parse a body nobody wants. */
+		/* Answered as soon as the headers are in: MHD then closes the connection rather
+		 * than read a body nobody wants. */
 		r = text_response("method not allowed\n", "text/plain; charset=utf-8");
 		if (r)
 			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 	}
+	/* The first call has only the headers. A response queued then makes MHD close the
+	 * connection after it (it cannot know the request is complete), so GET and HEAD are
+	 * answered on the next call, which keeps HTTP/1.1 keep-alive working for scrapers. */
+	if (!*con_cls) {
+		*con_cls = &seen_headers;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* a body on a GET means nothing here: discarded */
+		return MHD_YES;
+	}
 	if (!strcmp(url, sv->path))
-		return reply(c, MHD_HTTP_OK, scrape(sv, arrived));
+		return reply(c, MHD_HTTP_OK, scrape(sv, now_ns()));
 	if (!strcmp(url, "/"))
 		return reply(c, MHD_HTTP_OK, text_response(sv->landing, "text/html; charset=utf-8"));
 	return reply(c, MHD_HTTP_NOT_FOUND, text_response("not found\n", "text/plain; charset=utf-8"));
@@ -334,11 +345,12 @@ int do_serve(int argc, char **argv)
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 				     MHD_USE_POLL | MHD_USE_ERROR_LOG,
 			     0, NULL, NULL, handle, &sv,
+			     /* First, so that every message of MHD's goes through it. */
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT,
 			     MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_END);
 	if (!d) {
 		close(fd);
