@@ -20,6 +20,12 @@
 #include "state.h"
 #include "util.h"
 
+/* The kernel's own "operation not supported" (not in libc's errno.h), which BPF returns for a
+ * map type without batch operations. */
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
 #ifndef RG_VERSION
 #define RG_VERSION "0.1.0"
 #endif
@@ -276,7 +282,7 @@ static int count_entries(int fd, uint64_t *n)
 	}
 	free(keys);
 	free(vals);
-	if (!err || !first || (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP))
+	if (!err || !first || (err != -EINVAL && err != -ENOTSUPP && err != -EOPNOTSUPP))
 		return err;
 
 	cur = malloc(info.key_size);
