@@ -19,7 +19,9 @@ endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
               -idirafter /usr/include/$(MULTIARCH) -Ibpf -MMD -MP
 CFLAGS     ?= -O2 -g
+VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -I$(BUILD) -Ibpf -Iuser -MMD -MP
+$(BUILD)/user/metrics.o: CFLAGS += -DRG_VERSION='"$(VERSION)"'
 LDLIBS     := -lbpf -lxdp -ljson-c -lmicrohttpd -lelf -lz
 
 # Debian packages the build, the tests, the demo and the bench need.
@@ -90,6 +92,9 @@ bench: deps
 install: $(BUILD)/rstguard
 	install -D -m 0755 $(BUILD)/rstguard $(DESTDIR)/usr/local/sbin/rstguard
 	install -D -m 0644 user/rstguard.8 $(DESTDIR)/usr/local/share/man/man8/rstguard.8
+	install -D -m 0644 user/dist/rstguard.service $(DESTDIR)/etc/systemd/system/rstguard.service
+	install -D -m 0644 user/dist/rstguard.rules.yml $(DESTDIR)/usr/local/share/rstguard/rstguard.rules.yml
+	install -D -m 0644 user/dist/rstguard-dashboard.json $(DESTDIR)/usr/local/share/rstguard/rstguard-dashboard.json
 
 clean:
 	rm -rf $(BUILD)
