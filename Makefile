@@ -1,7 +1,6 @@
 # rstguard: one entry point. Outputs go under build/; V=1 shows the commands.
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.SECONDARY:
 
 BUILD    ?= build
 CLANG    ?= clang
@@ -37,6 +36,9 @@ TEST_SRCS  := $(wildcard tests/unit/test_*.c)
 TEST_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 SKEL       := $(BUILD)/rstguard.skel.h
 BPF_OBJ    := $(BUILD)/bpf/rstguard.bpf.o
+
+# The test library objects are shared by every test binary: keep them between builds.
+.SECONDARY: $(TLIB_OBJS)
 
 .PHONY: all deps test demo bench clean install
 all: $(BUILD)/rstguard $(TEST_BINS)
