@@ -301,9 +301,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	struct rg_flow *f;
 	int s, st;
 	__u8 sf, rf;
-	__u32 lo, hi, seq = p->seq;
-
-	__u32 now;
+	__u32 lo, hi, seq = p->seq, now;
 
 	f = flow_find_rst(p, &s);
 	if (!f)
@@ -311,7 +309,8 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	/* The clock is read only for an RST that has a flow: a blind flood never pays for it. */
 	now = rg_now();
 	*nowp = now;
-	if (flow_expired(f, pol, now))
+	st = flow_state(f);
+	if (now - f->last_seen > state_timeout(pol, st))
 		return RG_R_NO_FLOW;
 	*fout = f;
 	*dout = s;
@@ -351,7 +350,6 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	else
 		return RG_R_ONE_WAY;
 	hi = f->d[s].seq_end;
-	st = flow_state(f);
 	if (seq_in(seq, (sf & RG_D_FIN) ? lo - 1 : lo, hi))
 		return st == RG_ST_TIME_WAIT ? RG_R_TIMEWAIT : RG_R_VALID;
 	if (st != RG_ST_TIME_WAIT && seq_in(seq, lo, hi + f->d[!s].max_win))
