@@ -40,7 +40,7 @@ BPF_OBJ    := $(BUILD)/bpf/rstguard.bpf.o
 # The test library objects are shared by every test binary: keep them between builds.
 .SECONDARY: $(TLIB_OBJS)
 
-.PHONY: all deps test demo bench clean install
+.PHONY: all deps test demo bench soak clean install
 all: $(BUILD)/rstguard $(TEST_BINS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/user $(BUILD)/tests $(BUILD)/tests/lib:
@@ -90,6 +90,12 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/run.sh $(BUILD)
+
+# Long fault runs (1000 atomic replacements, thousands of policy flips, big floods). Not a test
+# gate: run by hand, ROUNDS=N repeats it.
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/soak.sh $(BUILD) $(or $(ROUNDS),1)
 
 install: $(BUILD)/rstguard
 	install -D -m 0755 $(BUILD)/rstguard $(DESTDIR)/usr/local/sbin/rstguard
