@@ -1004,6 +1004,31 @@ def run_replace(x):
     gf.run("detach", "--all", check=False)
     nl.sh(x.ns["rtr"], "ip", "link", "del", "fx0", check=False)
 
+    # The commands that only read the pins meet the same foreign maps: they must refuse them
+    # too, not read a value of another size into their own structs.
+    gm = nl.Guard(x.rgbin, x.pin + "-read", x.ns["rtr"])
+    x.guards.append(gm)
+    gm.policy(mode="enforce")  # a valid policy, so only the maps below are foreign
+    for name, kind, entries in (("rg_stats", "percpu_array", 64 * 17), ("rg_ifaces", "array", 64)):
+        bpftool("map", "create", "%s/maps/%s" % (gm.pin_dir, name), "type", kind, "key", "4",
+                "value", "4096", "entries", str(entries), "name", name)
+    for cmd, name in (("stats", "rg_stats"), ("status", "rg_ifaces")):
+        p = gm.run(cmd, "-j", check=False)
+        x.check("%s with a pinned %s of another value size (4096): exit 1 or 2 naming it, no "
+                "crash" % (cmd, name),
+                p.returncode in (1, 2) and name in p.stdout + p.stderr,
+                "exit %d%s: %s" % (p.returncode, " (killed by signal %d)" % -p.returncode
+                                   if p.returncode < 0 else "", (p.stdout + p.stderr)[:200]))
+    ppath = gm.pin_dir + "/maps/rg_policy"
+    os.unlink(ppath)
+    bpftool("map", "create", ppath, "type", "array", "key", "4", "value", "8", "entries", "1",
+            "name", "rg_policy")
+    p = gm.run("policy", "show", check=False)
+    x.check("policy show with a pinned rg_policy of another value size: exit 1 or 2 naming it",
+            p.returncode in (1, 2) and "rg_policy" in p.stderr,
+            "exit %d: %s" % (p.returncode, (p.stdout + p.stderr)[:200]))
+    gm.run("detach", "--all", check=False)
+
 
 # --- 5. interface down/up and deleted -------------------------------------------------------------
 
