@@ -266,7 +266,7 @@ class Flood:
 class BpfMap:
     """A pinned BPF map through the bpf(2) syscall, for writes far faster than a process per
     change: the data plane must never see a policy that was not written whole."""
-    SYS_BPF = 321  # x86_64
+    SYS_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280}.get(os.uname().machine, 321)
     OBJ_GET, LOOKUP, UPDATE = 7, 1, 2
 
     def __init__(self, path):
@@ -782,7 +782,8 @@ def run_flip(x):
         "counter name inexact" % (ra, rp, lp, seq)])}, counters=("inexact",))
     gen0 = g.policy_show()["generation"]
     c0 = g.counters()
-    flood = Flood(x, [("seq", ra, la, rp, lp, seq), ("noflow", x.ip["atk"], x.ip["srv"])])
+    flood = Flood(x, [("seq", ra, la, rp, lp, seq), ("noflow", x.ip["atk"], x.ip["srv"])],
+                  rate=20000)
     ab = Aborter(x)
     t0 = time.monotonic()
     n = x.s["cli_flips"]
