@@ -51,6 +51,10 @@ static __always_inline int flow_state(const struct rg_flow *f)
 		return RG_ST_FIN_WAIT;
 	if (f->fflags & RG_F_MIDSTREAM)
 		return dir_seen(a) && dir_seen(b) ? RG_ST_ESTABLISHED : RG_ST_ONE_WAY;
+	/* A SYN whose answer never came our way but whose sender goes on with ACKs: the return
+	 * path bypasses us (asymmetric routing), the handshake is long over. */
+	if (!dir_seen(a) || !dir_seen(b))
+		return ((a | b) & RG_D_ACK) ? RG_ST_ONE_WAY : RG_ST_SYN_SENT;
 	if (a & b & RG_D_ACK)
 		return RG_ST_ESTABLISHED;
 	if (a & b & RG_D_SYN)

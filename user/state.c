@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Read access to the pinned, shared maps, summed and decoded the way the data plane means them. */
 #include "state.h"
+#include "log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -27,6 +28,51 @@ const struct rg_knob rg_knobs[RG_NKNOBS] = {
 
 static const uint32_t default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
 
+/* What this build reads each map as. Array sizes matter too: indexes are computed from them. */
+static const struct {
+	uint32_t type, key, value, entries; /* entries 0: any (set at creation) */
+} expect[RG_M_MAX] = {
+	[RG_M_POLICY] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rg_policy), 1 },
+	[RG_M_STATS] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct rg_counter),
+			 RG_MAX_IFACES * RG_R_MAX },
+	[RG_M_PORTS] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(__u64), RG_PORT_WORDS },
+	[RG_M_PROTECT] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct rg_prefix_key), 1, 0 },
+	[RG_M_EXEMPT] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct rg_prefix_key), 1, 0 },
+	[RG_M_FLOWS4] = { BPF_MAP_TYPE_LRU_HASH, sizeof(struct rg_flow_key4), sizeof(struct rg_flow), 0 },
+	[RG_M_FLOWS6] = { BPF_MAP_TYPE_LRU_HASH, sizeof(struct rg_flow_key6), sizeof(struct rg_flow), 0 },
+	[RG_M_IFACES] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rg_iface), RG_MAX_IFACES },
+};
+
+static const char *type_str(uint32_t t)
+{
+	const char *s = libbpf_bpf_map_type_str(t);
+
+	return s ? s : "unknown";
+}
+
+/* A pin left by another version would be read into structs of another size (a crash for
+ * per-CPU values) or written where no program looks: refuse it, naming what differs. */
+static int check_layout(int fd, int i, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.type == expect[i].type && info.key_size == expect[i].key &&
+	    info.value_size == expect[i].value &&
+	    (!expect[i].entries || info.max_entries == expect[i].entries))
+		return 0;
+	pr_warn("pinned map %s has another layout than this rstguard build reads (type %s, key "
+		"size %u, value size %u, max entries %u; this build: type %s, key size %u, value "
+		"size %u, max entries %u). Nothing was changed: 'rstguard detach --all' removes every "
+		"pin, then attach again\n",
+		path, type_str(info.type), info.key_size, info.value_size, info.max_entries,
+		type_str(expect[i].type), expect[i].key, expect[i].value,
+		expect[i].entries ? expect[i].entries : info.max_entries);
+	return -EPROTO;
+}
+
 int rg_state_open(struct rg_state *st, const char *pin_dir)
 {
 	char path[PATH_MAX];
@@ -38,6 +84,8 @@ int rg_state_open(struct rg_state *st, const char *pin_dir)
 		st->fd[i] = bpf_obj_get(path);
 		if (st->fd[i] < 0 && errno != ENOENT && !err)
 			err = -errno;
+		if (st->fd[i] >= 0 && !err)
+			err = check_layout(st->fd[i], i, path);
 	}
 	if (st->ncpu < 0)
 		err = st->ncpu;
