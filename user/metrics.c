@@ -130,8 +130,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Pinned objects opened read-only: the exporter never needs to write, and a read-only open
- * needs only read permission on the pin, so it cannot change the filter even by mistake. */
+/* The exporter never needs to write: read-only descriptors need only read permission on the
+ * pins, so it cannot change the filter even by mistake. */
 static int obj_get_ro(const char *path)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, o, .file_flags = BPF_F_RDONLY);
@@ -140,28 +140,9 @@ static int obj_get_ro(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-/* rg_state_open's contract (the policy map must exist), with read-only descriptors. */
 static int open_pins(struct rg_state *st, const char *pin_dir)
 {
-	char path[PATH_MAX];
-	int err = 0;
-
-	st->ncpu = libbpf_num_possible_cpus();
-	for (int i = 0; i < RG_M_MAX; i++) {
-		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, rg_map_names[i]);
-		st->fd[i] = obj_get_ro(path);
-		if (st->fd[i] < 0 && st->fd[i] != -ENOENT && !err)
-			err = st->fd[i];
-		if (st->fd[i] < 0)
-			st->fd[i] = -1;
-	}
-	if (st->ncpu < 0)
-		err = st->ncpu;
-	if (!err && st->fd[RG_M_POLICY] < 0)
-		err = -ENOENT;
-	if (err)
-		rg_state_close(st);
-	return err;
+	return rg_state_open_flags(st, pin_dir, true);
 }
 
 /* A link whose device went away keeps its pin but reports ifindex 0. */

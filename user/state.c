@@ -73,27 +73,46 @@ static int check_layout(int fd, int i, const char *path)
 	return -EPROTO;
 }
 
-int rg_state_open(struct rg_state *st, const char *pin_dir)
+int rg_state_open_flags(struct rg_state *st, const char *pin_dir, bool rdonly)
 {
+	LIBBPF_OPTS(bpf_obj_get_opts, o, .file_flags = rdonly ? BPF_F_RDONLY : 0);
 	char path[PATH_MAX];
-	int err = 0;
+	bool foreign_policy = false;
+	int err = 0, r;
 
 	st->ncpu = libbpf_num_possible_cpus();
 	for (int i = 0; i < RG_M_MAX; i++) {
 		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, rg_map_names[i]);
-		st->fd[i] = bpf_obj_get(path);
+		st->foreign[i] = false;
+		st->fd[i] = bpf_obj_get_opts(path, &o);
 		if (st->fd[i] < 0 && errno != ENOENT && !err)
 			err = -errno;
-		if (st->fd[i] >= 0 && !err)
-			err = check_layout(st->fd[i], i, path);
+		if (st->fd[i] < 0)
+			continue;
+		/* A foreign map is left closed: what reads it fails, the rest still works. */
+		r = check_layout(st->fd[i], i, path);
+		if (r) {
+			close(st->fd[i]);
+			st->fd[i] = -1;
+			if (r != -EPROTO && !err)
+				err = r;
+			st->foreign[i] = r == -EPROTO;
+			if (i == RG_M_POLICY)
+				foreign_policy = true;
+		}
 	}
 	if (st->ncpu < 0)
 		err = st->ncpu;
-	if (!err && st->fd[RG_M_POLICY] < 0)
+	if (!err && st->fd[RG_M_POLICY] < 0 && !foreign_policy)
 		err = -ENOENT;
 	if (err)
 		rg_state_close(st);
 	return err;
+}
+
+int rg_state_open(struct rg_state *st, const char *pin_dir)
+{
+	return rg_state_open_flags(st, pin_dir, false);
 }
 
 void rg_state_close(struct rg_state *st)
@@ -107,7 +126,9 @@ void rg_state_close(struct rg_state *st)
 
 static int map_fd(const struct rg_state *st, int map)
 {
-	return st->fd[map] >= 0 ? st->fd[map] : -ENOENT;
+	if (st->fd[map] >= 0)
+		return st->fd[map];
+	return st->foreign[map] ? -EPROTO : -ENOENT;
 }
 
 int rg_policy_read(const struct rg_state *st, struct rg_policy *p)

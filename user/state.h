@@ -23,13 +23,17 @@ enum rg_map_id {
 extern const char *const rg_map_names[RG_M_MAX];
 
 struct rg_state {
-	int fd[RG_M_MAX]; /* -1 when that map is not pinned */
+	int fd[RG_M_MAX]; /* -1 when that map is not pinned, or pinned with another layout */
+	bool foreign[RG_M_MAX]; /* pinned with another layout than this build reads */
 	int ncpu;
 };
 
 /* Opens every pinned map found under pin_dir/maps. 0 when at least the policy map exists,
  * -ENOENT when nothing is pinned, another -errno on failure. */
 int rg_state_open(struct rg_state *st, const char *pin_dir);
+/* The same, optionally with read-only descriptors. A pinned map of another layout than this
+ * build reads is reported (pr_warn, naming it) and left closed (fd -1), never read. */
+int rg_state_open_flags(struct rg_state *st, const char *pin_dir, bool rdonly);
 void rg_state_close(struct rg_state *st);
 
 /* The verdict knobs of rg_policy.bits, by the names the CLI and the metrics use: a knob has
