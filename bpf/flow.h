@@ -169,8 +169,11 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
 		int st = flow_state(f);
 
-		if (st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT) {
-			/* Port reuse: a new connection on a finished 4-tuple. */
+		if (st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT ||
+		    (st == RG_ST_ONE_WAY && !(sf & RG_D_SYN))) {
+			/* Port reuse: a new connection on a finished 4-tuple; or a real handshake on
+			 * an entry that only one unverified direction ever spoke for (one forged ACK
+			 * must not make the refusal of this SYN look one-way). */
 			struct rg_flow nf0 = {};
 
 			dir_init(&nf0, s, p, RG_D_SYN | (p->wscale << 4));
@@ -190,7 +193,7 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		 * state stays in force until the new handshake completes (below). The pending byte
 		 * is shared by both directions; a lost update only delays recognition to the next
 		 * retransmitted SYN. */
-		if (dir_seen(rf)) {
+		if ((sf & RG_D_ACK) && (rf & RG_D_ACK)) {
 			ds->isn = p->seq;
 			f->pending = s ? RG_PEND_DIR1 : RG_PEND_DIR0;
 		}
@@ -252,10 +255,13 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 	if (f->pending)
 		f->pending = 0;
 	if (!dir_seen(sf)) {
-		/* The second direction of a flow picked up mid-stream, or an ACK before any SYN-ACK
-		 * was seen (only legal mid-stream). */
-		if (!(f->fflags & RG_F_MIDSTREAM))
+		/* The second direction of a flow picked up mid-stream, or of one whose SYN-ACK went
+		 * another way while its initiator went on with ACKs (asymmetric return path). In a
+		 * true SYN-SENT (the other side sent only its SYN) an ACK without SYN-ACK is bogus. */
+		if (!(f->fflags & RG_F_MIDSTREAM) && !(rf & RG_D_ACK))
 			return 0;
+		if (!(f->fflags & RG_F_MIDSTREAM))
+			f->fflags |= RG_F_WS_UNKNOWN;
 		dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4) | ((fl & TCPF_FIN) ? RG_D_FIN : 0));
 		ds->max_win = (__u32)p->win << 14;
 		f->last_seen = now;

@@ -327,14 +327,17 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 		*fout = NULL;
 		return RG_R_VALID;
 	}
-	if ((rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(sf)) {
+	if ((rf & RG_D_SYN) && !dir_seen(sf)) {
 		/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
-		 * retransmission's, so a forged SYN cannot make the real refusal look wrong. */
+		 * retransmission's, so a forged SYN cannot make the real refusal look wrong; and an
+		 * ACK claimed from the receiver's side since (forged, or its SYN-ACK went another
+		 * way) does not take the refusal's validity away. */
 		const struct rg_dir *dr = &f->d[!s];
 
 		if ((p->flags & TCPF_ACK) && (p->ack == dr->seq_end || p->ack == dr->isn + 1))
 			return RG_R_VALID;
-		return RG_R_SYN_SENT_BAD_ACK;
+		if (!(rf & RG_D_ACK))
+			return RG_R_SYN_SENT_BAD_ACK;
 	}
 	/* One direction seen (asymmetric routing, or mid-stream before the reply): no window is
 	 * invented, but the one edge we know exactly still identifies a real reset: the aborting
