@@ -209,6 +209,23 @@ int fz_step(const __u8 *f, size_t n, struct mpkt *mp, struct fz_obs *o)
 		       "xdp %d%s\n", fz.step, (unsigned long long)(shim.now_ns / 1000000000ull),
 		       mp->cls, mp->flags, mp->seq, mp->ack, mp->win, mp->payload, mp->wscale,
 		       r0 < 0 ? "-" : fz_reason_name[r0], a0, o->xdp, shim.sk_found ? " (socket)" : "");
+		if (mp->cls == M_TCP && fz.role != RG_ROLE_HOST) {
+			struct rg_flow fl;
+			int found;
+
+			if (mp->v6) {
+				struct rg_flow_key6 k;
+
+				printf("    dir %d", fz_key6(mp, &k));
+				found = dp_flow6(&k, &fl) == 0;
+			} else {
+				struct rg_flow_key4 k;
+
+				printf("    dir %d", fz_key4(mp, &k));
+				found = dp_flow4(&k, &fl) == 0;
+			}
+			dump_flow("", found, &fl);
+		}
 	}
 
 	if (o->xdp != XDP_PASS && o->xdp != XDP_DROP)

@@ -65,6 +65,7 @@ struct seq {
 	__u32 last_fseq, last_fack;
 	int forged_entry;       /* a forged segment created the entry the data plane judges by */
 	int forged_from[2];     /* a forged SYN or ACK segment claimed endpoint X sent it */
+	int forged_syn_from[2]; /* a forged pure SYN claimed endpoint X sent it */
 	/* host role */
 	int stack_synced;       /* the stack has consumed everything XDP passed */
 	__u32 stack_rcv;        /* local socket's rcv_nxt as the stack has it */
@@ -120,6 +121,9 @@ static int g_state(const struct gview *g)
 		return RG_ST_FIN_WAIT;
 	if (g->midstream)
 		return g_seen(a) && g_seen(b) ? RG_ST_ESTABLISHED : RG_ST_ONE_WAY;
+	/* A SYN whose sender goes on with ACKs while its answers never come by: asymmetric. */
+	if (!g_seen(a) || !g_seen(b))
+		return (a->ack || b->ack) ? RG_ST_ONE_WAY : RG_ST_SYN_SENT;
 	if (a->ack && b->ack)
 		return RG_ST_ESTABLISHED;
 	if (a->syn && b->syn)
@@ -170,8 +174,10 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 	if (p->partial)
 		return 0;
 	if ((p->flags & (M_SYN | M_ACK)) == M_SYN) {
-		if (!live || st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT) {
-			/* A new connection, or a new one on a finished 4-tuple (port reuse). */
+		if (!live || st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT ||
+		    (st == RG_ST_ONE_WAY && !me->syn)) {
+			/* A new connection, or a new one on a finished 4-tuple (port reuse), or a
+			 * real handshake on an entry only one unverified direction spoke for. */
 			memset(g, 0, sizeof(*g));
 			g->exists = 1;
 			g->last_seen = now_s();
@@ -234,8 +240,12 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 			return 0;
 	}
 	if (!g_seen(me)) {
-		if (!g->midstream)
+		/* The silent side is learned mid-stream, or once the other side has ACKed (its
+		 * SYN-ACK took another path); never in a true SYN-SENT. */
+		if (!g->midstream && !peer->ack)
 			return 0;
+		if (!g->midstream)
+			g->wsunk = 1;
 		g_pickup(me, p);
 		g->last_seen = now_s();
 		return 0;
@@ -264,11 +274,13 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 
 	if (!g_live(g))
 		return RG_R_NO_FLOW;
-	if (rcv->syn && !rcv->ack && !g_seen(snd)) {
-		/* Receiver in SYN-SENT: only the ACK is checked. */
+	if (rcv->syn && !g_seen(snd)) {
+		/* Receiver in SYN-SENT: only the ACK is checked; if the receiver went on with ACKs
+		 * since (its SYN-ACK took another path) the one-way rules below apply too. */
 		if ((p->flags & M_ACK) && (p->ack == rcv->end || p->ack == rcv->isn + 1))
 			return RG_R_VALID;
-		return RG_R_SYN_SENT_BAD_ACK;
+		if (!rcv->ack)
+			return RG_R_SYN_SENT_BAD_ACK;
 	}
 	/* One direction known: only its exact edge identifies a real reset. */
 	if (!g_seen(rcv))
@@ -288,6 +300,62 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 	if (st != RG_ST_TIME_WAIT && m_in(p->seq, lo, hi + rcv->maxwin))
 		return RG_R_INEXACT;
 	return RG_R_OUT_OF_WINDOW;
+}
+
+/* The entry the view predicts, in the data plane's layout (rstguard.h), for comparison. */
+static void g_entry(const struct gview *g, struct rg_flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	for (int d = 0; d < 2; d++) {
+		const struct gdir *v = &g->d[d];
+
+		f->d[d].isn = v->isn;
+		f->d[d].seq_end = v->end;
+		f->d[d].ack = v->ackv;
+		f->d[d].max_win = v->maxwin;
+		f->dflags[d] = (__u8)((v->syn ? RG_D_SYN : 0) | (v->ack ? RG_D_ACK : 0) |
+				      (v->fin ? RG_D_FIN : 0) | (v->rst ? RG_D_RST : 0) | v->ws << 4);
+	}
+	f->last_seen = g->last_seen;
+	f->fflags = (__u8)((g->midstream ? RG_F_MIDSTREAM : 0) | (g->wsunk ? RG_F_WS_UNKNOWN : 0));
+}
+
+/* Clean inputs: the data plane's entry is the view's, field by field. */
+static void g_compare(const struct gview *g, const struct mpkt *mp)
+{
+	struct rg_flow want, got;
+	int found;
+
+	if (mp->v6) {
+		struct rg_flow_key6 k;
+
+		fz_key6(mp, &k);
+		found = dp_flow6(&k, &got) == 0;
+	} else {
+		struct rg_flow_key4 k;
+
+		fz_key4(mp, &k);
+		found = dp_flow4(&k, &got) == 0;
+	}
+	if (!g->exists) {
+		if (found)
+			fz_fail("gateway: an entry exists that no legitimate segment created");
+		return;
+	}
+	g_entry(g, &want);
+	if (!found || memcmp(&want, &got, sizeof(want))) {
+		fz_fail("gateway: flow entry differs from the view");
+		for (int i = 0; i < 2; i++) {
+			const struct rg_flow *f = i ? &got : &want;
+
+			printf("    %s: d0{isn %u end %u ack %u win %u fl 0x%02x} d1{isn %u end %u "
+			       "ack %u win %u fl 0x%02x} seen %u ff 0x%x pend 0x%x\n",
+			       i ? (found ? "data plane" : "data plane (none)") : "view", f->d[0].isn,
+			       f->d[0].seq_end, f->d[0].ack, f->d[0].max_win, f->dflags[0], f->d[1].isn,
+			       f->d[1].seq_end, f->d[1].ack, f->d[1].max_win, f->dflags[1],
+			       f->last_seen, f->fflags, f->pending);
+		}
+	}
 }
 
 /* ---- frames ---------------------------------------------------------------------------- */
@@ -446,6 +514,7 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 			if (o.event != ev)
 				fz_fail("flow event: expected %s, got %s", ev < 0 ? "none" :
 					fz_reason_name[ev], o.event < 0 ? "none" : fz_reason_name[o.event]);
+			g_compare(&s->g, &mp);
 		}
 		return o.xdp;
 	}
@@ -501,6 +570,8 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		s->g.d[dir].rst = 1;
 		s->g.last_seen = now_s();
 	}
+	if (s->mode == CLEAN)
+		g_compare(&s->g, &mp);
 	/* SPEC: with the handshake seen, both sides synchronized and no FIN or reset yet, the
 	 * sender's SND.NXT is in the band: a legitimate exact reset must be valid. */
 	if (s->mode == CLEAN && kind == LEGIT && variant == 0 && expect != RG_R_VALID &&
@@ -572,6 +643,10 @@ static void handshake(struct seq *s, int retransmit)
 
 	switch (s->phase) {
 	case 0:
+		/* K7: a forged SYN from the responder's side leaves an entry in which the real
+		 * SYN is neither a retransmission, nor a re-open, nor pending: ignored. */
+		if (s->forged_syn_from[1] && !s->host && fz_known("K7"))
+			set_mode(s, UNSURE, "known K7: forged responder SYN before the real one");
 		a->snd_nxt = a->iss + 1;
 		a->last_syn = 1;
 		s->phase = 1;
@@ -780,13 +855,21 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 	 * unchecked and can end SYN-SENT or pin the edges the other side is judged by. */
 	if (g_live(&s->g) && (fl & M_ACK) && !g_seen(&s->g.d[!s->cdir[x]]) && fz_known("K3"))
 		set_mode(s, UNSURE, "known K3: forged ACK while the peer is unseen");
-	/* K5: once a forged segment made the responder look seen, the real SYN is kept as a
-	 * pending re-open whose ISN the next SYN from that side (forged) overwrites. */
-	if ((fl & (M_SYN | M_ACK)) == M_SYN && s->phase == 1 && s->forged_from[!x] &&
-	    fz_known("K5"))
+	/* K5: a forged SYN before the real one and another after it displace the real ISN:
+	 * SYN-SENT keeps the first ISN and the last end (both forged then), the pending path
+	 * keeps the last ISN only. */
+	if ((fl & (M_SYN | M_ACK)) == M_SYN && s->phase == 1 &&
+	    (s->forged_from[0] || s->forged_from[1]) && fz_known("K5"))
 		set_mode(s, UNSURE, "known K5: second SYN overwrites the pending ISN");
+	/* K6: in SYN-RECV the lower edge of the band is the responder's ISN+1, read from the
+	 * d[].isn a SYN from the responder's side overwrites (pending re-open). */
+	if ((fl & (M_SYN | M_ACK)) == M_SYN && g_live(&s->g) && s->g.d[s->cdir[x]].syn &&
+	    s->g.d[!s->cdir[x]].syn && !s->g.d[!s->cdir[x]].ack && fz_known("K6"))
+		set_mode(s, UNSURE, "known K6: SYN overwrites the responder's ISN in SYN-RECV");
 	if (fl & (M_SYN | M_ACK))
 		s->forged_from[x] = 1;
+	if ((fl & (M_SYN | M_ACK)) == M_SYN)
+		s->forged_syn_from[x] = 1;
 	/* A SYN on a TIME-WAIT or CLOSED entry opens a new connection (port reuse, as conntrack):
 	 * by design, and what it costs the old connection (an RST hitting TIME-WAIT judged
 	 * against the new entry) only lets TIME-WAIT run its course. The view cannot follow. */
