@@ -26,7 +26,7 @@ LDLIBS     := -lbpf -lxdp -ljson-c -lmicrohttpd -lelf -lz
 # Debian packages the build, the tests, the demo and the bench need.
 DEPS := clang llvm gcc make libbpf-dev bpftool libxdp-dev xdp-tools libelf-dev zlib1g-dev \
         libmicrohttpd-dev libjson-c-dev libcmocka-dev pkg-config iproute2 nftables \
-        python3-scapy python3-prometheus-client prometheus man-db tcpdump
+        python3-scapy python3-prometheus-client prometheus man-db tcpdump libclang-rt-14-dev
 
 USER_SRCS  := $(wildcard user/*.c)
 USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
@@ -40,7 +40,7 @@ BPF_OBJ    := $(BUILD)/bpf/rstguard.bpf.o
 # The test library objects are shared by every test binary: keep them between builds.
 .SECONDARY: $(TLIB_OBJS)
 
-.PHONY: all deps test demo bench soak clean install
+.PHONY: all deps test demo bench soak fuzz clean install
 all: $(BUILD)/rstguard $(TEST_BINS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/user $(BUILD)/tests $(BUILD)/tests/lib:
@@ -90,6 +90,12 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/run.sh $(BUILD)
+
+# Differential fuzzing of the data plane built as plain C (libFuzzer, ASan, UBSan) against a
+# reference model; grows tests/fuzz/corpus. FUZZ_SECONDS per target.
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/fuzz/run.sh $(or $(FUZZ_SECONDS),600)
 
 # Long fault runs (1000 atomic replacements, thousands of policy flips, big floods). Not a test
 # gate: run by hand, ROUNDS=N repeats it.

@@ -48,6 +48,11 @@ for t in tests/e2e/*.sh; do
 	run_suite "$(basename "$t" .sh)" bash "$t" "$build"
 done
 
+# The fuzz corpus replayed through the plain-C build and the real object (seconds).
+if [ -f tests/fuzz/replay.sh ]; then
+	run_suite fuzz-replay bash tests/fuzz/replay.sh "$build"
+fi
+
 if [ "$skip" -gt 0 ]; then
 	echo "$pass passed, $fail failed, $skip skipped"
 else
