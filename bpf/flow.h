@@ -170,7 +170,7 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		int st = flow_state(f);
 
 		if (st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT ||
-		    (st == RG_ST_ONE_WAY && !(sf & RG_D_SYN))) {
+		    ((!dir_seen(sf) || !dir_seen(rf)) && !((sf | rf) & RG_D_SYN))) {
 			/* Port reuse: a new connection on a finished 4-tuple; or a real handshake on
 			 * an entry that only one unverified direction ever spoke for (one forged ACK
 			 * must not make the refusal of this SYN look one-way). */
@@ -187,6 +187,13 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM)) {
 			ds->seq_end = p->seq + 1;
 			return 0;
+		}
+		/* The other side sent only a SYN and this one never spoke: simultaneous open, or a
+		 * SYN forged in the other's name ahead of this real one. Kept, so that the refusal
+		 * of this SYN is recognised either way. */
+		if (!dir_seen(sf) && (rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN) {
+			dir_init(f, s, p, RG_D_SYN | (p->wscale << 4));
+			return 1;
 		}
 		/* A SYN on a live flow: the peer lost its state and opens anew on the same 4-tuple,
 		 * or a forgery. Only remembered (d[s].isn is unused once synchronized): the old

@@ -327,7 +327,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 		*fout = NULL;
 		return RG_R_VALID;
 	}
-	if ((rf & RG_D_SYN) && !dir_seen(sf)) {
+	if ((rf & RG_D_SYN) && !(sf & RG_D_ACK)) {
 		/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
 		 * retransmission's, so a forged SYN cannot make the real refusal look wrong; and an
 		 * ACK claimed from the receiver's side since (forged, or its SYN-ACK went another
@@ -336,7 +336,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 
 		if ((p->flags & TCPF_ACK) && (p->ack == dr->seq_end || p->ack == dr->isn + 1))
 			return RG_R_VALID;
-		if (!(rf & RG_D_ACK))
+		if (!dir_seen(sf) && !(rf & RG_D_ACK))
 			return RG_R_SYN_SENT_BAD_ACK;
 	}
 	/* One direction seen (asymmetric routing, or mid-stream before the reply): no window is
