@@ -172,7 +172,7 @@ int fz_frame_run(const __u8 *data, size_t size)
 	size_t n;
 	struct mpkt mp;
 	struct fz_obs o;
-	int expect, listener;
+	int expect;
 
 	read_sock(&in, &sk, !!(cfg & 0x80));
 	fz_begin("frame", role, l3, bits);
@@ -188,20 +188,27 @@ int fz_frame_run(const __u8 *data, size_t size)
 		memcpy(buf, data + in.i, n);
 	}
 	shim.now_ns = 1000500000000ull; /* 1000.5 s: mid-second, see replay.c */
-	if (!fz_step(buf, n, &mp, &o))
-		return 0;
-	/* An in-scope RST without SYN/FIN: the role's judgement. */
-	listener = 0;
-	if (role != RG_ROLE_GATEWAY && shim.nsocks && m_sock_matches(&sk, &mp)) {
-		if (sk.state == 10 /* LISTEN */ || sk.state == 7 /* CLOSE */)
-			listener = 1;
-		else {
-			/* Nothing was seen before this frame: no recent data end. */
-			fz_expect(&o, m_host_judge(&sk, &mp, 0, 0), "host judge");
-			return 0;
+	if (!fz_step(buf, n, &mp, &o)) {
+		/* A tracked segment on an empty table creates its entry: from a SYN, or mid-stream
+		 * from anything carrying an ACK; never from a fragment's first part. */
+		if (mp.cls == M_TCP && !(mp.flags & M_RST) && role != RG_ROLE_HOST) {
+			int ev = !mp.partial && ((mp.flags & (M_SYN | M_ACK)) == M_SYN ||
+						 (mp.flags & M_ACK)) ? RG_R_FLOW_CREATED : -1;
+
+			if (o.event != ev)
+				fz_fail("flow event: expected %s, got %s", ev < 0 ? "none" :
+					fz_reason_name[ev], o.event < 0 ? "none" : fz_reason_name[o.event]);
 		}
+		return 0;
 	}
-	(void)listener;
+	/* An in-scope RST without SYN/FIN: the role's judgement. A listener (or a closed
+	 * socket) is no connection: as if there were no socket. */
+	if (role != RG_ROLE_GATEWAY && shim.nsocks && m_sock_matches(&sk, &mp) &&
+	    sk.state != 10 /* LISTEN */ && sk.state != 7 /* CLOSE */) {
+		/* Nothing was seen before this frame: no recent data end. */
+		fz_expect(&o, m_host_judge(&sk, &mp, 0, 0), "host judge");
+		return 0;
+	}
 	/* No connection socket: NO_FLOW in the host role, for a local address in the both role,
 	 * and from the (empty) flow table otherwise. */
 	expect = RG_R_NO_FLOW;

@@ -65,7 +65,7 @@ struct seq {
 	__u32 last_fseq, last_fack;
 	int forged_entry;       /* a forged segment created the entry the data plane judges by */
 	int forged_from[2];     /* a forged SYN or ACK segment claimed endpoint X sent it */
-	int forged_syn_from[2]; /* a forged pure SYN claimed endpoint X sent it */
+	int forged_syn_from[2]; /* a forged SYN or SYN-ACK claimed endpoint X sent it */
 	/* host role */
 	int stack_synced;       /* the stack has consumed everything XDP passed */
 	__u32 stack_rcv;        /* local socket's rcv_nxt as the stack has it */
@@ -643,8 +643,8 @@ static void handshake(struct seq *s, int retransmit)
 
 	switch (s->phase) {
 	case 0:
-		/* K7: a forged SYN from the responder's side leaves an entry in which the real
-		 * SYN is neither a retransmission, nor a re-open, nor pending: ignored. */
+		/* K7: a forged SYN or SYN-ACK from the responder's side leaves an entry in which
+		 * the real SYN is neither a retransmission, nor a re-open, nor pending: ignored. */
 		if (s->forged_syn_from[1] && !s->host && fz_known("K7"))
 			set_mode(s, UNSURE, "known K7: forged responder SYN before the real one");
 		a->snd_nxt = a->iss + 1;
@@ -851,10 +851,14 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 		emit(s, x, FORGED, 0, seq, ack, fl, win, len, ws % 16 == 15 ? M_WS_NONE : ws % 16);
 		return;
 	}
-	/* K3: an ACK claimed from the only side seen (SYN-SENT, or one-way mid-stream) is taken
-	 * unchecked and can end SYN-SENT or pin the edges the other side is judged by. */
-	if (g_live(&s->g) && (fl & M_ACK) && !g_seen(&s->g.d[!s->cdir[x]]) && fz_known("K3"))
-		set_mode(s, UNSURE, "known K3: forged ACK while the peer is unseen");
+	/* K11 (what K3's fix left): an ACK claimed from the only side seen (SYN-SENT, one-way
+	 * mid-stream) is taken unchecked: it refuses the real SYN-ACK, pins the edges. */
+	if (g_live(&s->g) && (fl & M_ACK) && !g_seen(&s->g.d[!s->cdir[x]]) && fz_known("K11"))
+		set_mode(s, UNSURE, "known K11: forged ACK while the peer is unseen");
+	/* K10: a SYN replaces a one-way entry, also a live connection's. */
+	if ((fl & (M_SYN | M_ACK)) == M_SYN && g_live(&s->g) && g_state(&s->g) == RG_ST_ONE_WAY &&
+	    !s->g.d[s->cdir[x]].syn && fz_known("K10"))
+		set_mode(s, UNSURE, "known K10: forged SYN replaces a one-way entry");
 	/* K5: a forged SYN before the real one and another after it displace the real ISN:
 	 * SYN-SENT keeps the first ISN and the last end (both forged then), the pending path
 	 * keeps the last ISN only. */
@@ -868,7 +872,7 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 		set_mode(s, UNSURE, "known K6: SYN overwrites the responder's ISN in SYN-RECV");
 	if (fl & (M_SYN | M_ACK))
 		s->forged_from[x] = 1;
-	if ((fl & (M_SYN | M_ACK)) == M_SYN)
+	if (fl & M_SYN)
 		s->forged_syn_from[x] = 1;
 	/* A SYN on a TIME-WAIT or CLOSED entry opens a new connection (port reuse, as conntrack):
 	 * by design, and what it costs the old connection (an RST hitting TIME-WAIT judged
@@ -884,10 +888,15 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 			 * a handshake entry that never learns the peer. */
 			if (s->phase >= 1 && fz_known("K1"))
 				set_mode(s, UNSURE, "known K1: forged SYN on an untracked 4-tuple");
+		} else if (s->phase >= 1 && fz_known("K9")) {
+			/* K9: on a live connection the gateway does not track yet, the forged ACK
+			 * segment becomes that side's state and pins the edges. */
+			set_mode(s, UNSURE, "known K9: forged ACK first on an untracked connection");
 		} else if (fz_known("K2")) {
-			/* K2: an ACK makes a mid-stream entry that ignores the real SYN and never
-			 * learns the real peer. */
 			set_mode(s, UNSURE, "known K2: forged ACK on an untracked 4-tuple");
+		} else if ((fl & M_FIN) && fz_known("K8")) {
+			/* K8: with FIN the entry is FIN_WAIT, which K2's re-init does not cover. */
+			set_mode(s, UNSURE, "known K8: forged ACK+FIN on an untracked 4-tuple");
 		}
 		s->forged_entry = 1;
 		set_mode(s, BLIND, "blind forged segment on an untracked 4-tuple");
