@@ -65,7 +65,6 @@ struct seq {
 	__u32 last_fseq, last_fack;
 	int forged_entry;       /* a forged segment created the entry the data plane judges by */
 	int forged_from[2];     /* a forged SYN or ACK segment claimed endpoint X sent it */
-	int forged_syn_from[2]; /* a forged SYN or SYN-ACK claimed endpoint X sent it */
 	/* host role */
 	int stack_synced;       /* the stack has consumed everything XDP passed */
 	__u32 stack_rcv;        /* local socket's rcv_nxt as the stack has it */
@@ -175,7 +174,7 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 		return 0;
 	if ((p->flags & (M_SYN | M_ACK)) == M_SYN) {
 		if (!live || st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT ||
-		    (st == RG_ST_ONE_WAY && !me->syn)) {
+		    ((!g_seen(me) || !g_seen(peer)) && !me->syn && !peer->syn)) {
 			/* A new connection, or a new one on a finished 4-tuple (port reuse), or a
 			 * real handshake on an entry only one unverified direction spoke for. */
 			memset(g, 0, sizeof(*g));
@@ -190,8 +189,19 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 			return !live;
 		}
 		/* A retransmitted SYN moves the end but not the ISN (both are acceptable acks). */
-		if (!g_seen(peer) && me->syn && !g->midstream)
+		if (!g_seen(peer) && me->syn && !g->midstream) {
 			me->end = p->seq + 1;
+			return 0;
+		}
+		/* Simultaneous open (or a SYN forged in the peer's name first): kept beside it. */
+		if (!g_seen(me) && peer->syn && !peer->ack) {
+			memset(me, 0, sizeof(*me));
+			me->syn = 1;
+			me->isn = p->seq;
+			me->end = seg_end(p);
+			me->maxwin = p->win;
+			me->ws = p->wscale;
+		}
 		return 0;
 	}
 	if (!live) {
@@ -274,12 +284,13 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 
 	if (!g_live(g))
 		return RG_R_NO_FLOW;
-	if (rcv->syn && !g_seen(snd)) {
-		/* Receiver in SYN-SENT: only the ACK is checked; if the receiver went on with ACKs
-		 * since (its SYN-ACK took another path) the one-way rules below apply too. */
+	if (rcv->syn && !snd->ack) {
+		/* Receiver in SYN-SENT (the sender acknowledged nothing): only the ACK is checked;
+		 * if the receiver went on with ACKs, or the sender sent a SYN of its own
+		 * (simultaneous open), the rules below apply too. */
 		if ((p->flags & M_ACK) && (p->ack == rcv->end || p->ack == rcv->isn + 1))
 			return RG_R_VALID;
-		if (!rcv->ack)
+		if (!g_seen(snd) && !rcv->ack)
 			return RG_R_SYN_SENT_BAD_ACK;
 	}
 	/* One direction known: only its exact edge identifies a real reset. */
@@ -643,10 +654,6 @@ static void handshake(struct seq *s, int retransmit)
 
 	switch (s->phase) {
 	case 0:
-		/* K7: a forged SYN or SYN-ACK from the responder's side leaves an entry in which
-		 * the real SYN is neither a retransmission, nor a re-open, nor pending: ignored. */
-		if (s->forged_syn_from[1] && !s->host && fz_known("K7"))
-			set_mode(s, UNSURE, "known K7: forged responder SYN before the real one");
 		a->snd_nxt = a->iss + 1;
 		a->last_syn = 1;
 		s->phase = 1;
@@ -865,15 +872,8 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 	if ((fl & (M_SYN | M_ACK)) == M_SYN && s->phase == 1 &&
 	    (s->forged_from[0] || s->forged_from[1]) && fz_known("K5"))
 		set_mode(s, UNSURE, "known K5: second SYN overwrites the pending ISN");
-	/* K6: in SYN-RECV the lower edge of the band is the responder's ISN+1, read from the
-	 * d[].isn a SYN from the responder's side overwrites (pending re-open). */
-	if ((fl & (M_SYN | M_ACK)) == M_SYN && g_live(&s->g) && s->g.d[s->cdir[x]].syn &&
-	    s->g.d[!s->cdir[x]].syn && !s->g.d[!s->cdir[x]].ack && fz_known("K6"))
-		set_mode(s, UNSURE, "known K6: SYN overwrites the responder's ISN in SYN-RECV");
 	if (fl & (M_SYN | M_ACK))
 		s->forged_from[x] = 1;
-	if (fl & M_SYN)
-		s->forged_syn_from[x] = 1;
 	/* A SYN on a TIME-WAIT or CLOSED entry opens a new connection (port reuse, as conntrack):
 	 * by design, and what it costs the old connection (an RST hitting TIME-WAIT judged
 	 * against the new entry) only lets TIME-WAIT run its course. The view cannot follow. */
@@ -892,11 +892,6 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 			/* K9: on a live connection the gateway does not track yet, the forged ACK
 			 * segment becomes that side's state and pins the edges. */
 			set_mode(s, UNSURE, "known K9: forged ACK first on an untracked connection");
-		} else if (fz_known("K2")) {
-			set_mode(s, UNSURE, "known K2: forged ACK on an untracked 4-tuple");
-		} else if ((fl & M_FIN) && fz_known("K8")) {
-			/* K8: with FIN the entry is FIN_WAIT, which K2's re-init does not cover. */
-			set_mode(s, UNSURE, "known K8: forged ACK+FIN on an untracked 4-tuple");
 		}
 		s->forged_entry = 1;
 		set_mode(s, BLIND, "blind forged segment on an untracked 4-tuple");
