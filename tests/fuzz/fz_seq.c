@@ -862,10 +862,15 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 	 * mid-stream) is taken unchecked: it refuses the real SYN-ACK, pins the edges. */
 	if (g_live(&s->g) && (fl & M_ACK) && !g_seen(&s->g.d[!s->cdir[x]]) && fz_known("K11"))
 		set_mode(s, UNSURE, "known K11: forged ACK while the peer is unseen");
-	/* K10: a SYN replaces a one-way entry, also a live connection's. */
-	if ((fl & (M_SYN | M_ACK)) == M_SYN && g_live(&s->g) && g_state(&s->g) == RG_ST_ONE_WAY &&
-	    !s->g.d[s->cdir[x]].syn && fz_known("K10"))
-		set_mode(s, UNSURE, "known K10: forged SYN replaces a one-way entry");
+	/* K10: a SYN replaces any one-sided entry without a SYN, also a live connection's. */
+	if ((fl & (M_SYN | M_ACK)) == M_SYN && g_live(&s->g) &&
+	    (!g_seen(&s->g.d[0]) || !g_seen(&s->g.d[1])) && !s->g.d[0].syn && !s->g.d[1].syn &&
+	    fz_known("K10"))
+		set_mode(s, UNSURE, "known K10: forged SYN replaces a one-sided entry");
+	/* K12: a SYN in the responder's name before its SYN-ACK is kept as a simultaneous
+	 * open; the real SYN-ACK is then ignored and the entry never synchronizes. */
+	if ((fl & (M_SYN | M_ACK)) == M_SYN && x == 1 && s->phase <= 1 && fz_known("K12"))
+		set_mode(s, UNSURE, "known K12: forged responder SYN before the SYN-ACK");
 	/* K5: a forged SYN before the real one and another after it displace the real ISN:
 	 * SYN-SENT keeps the first ISN and the last end (both forged then), the pending path
 	 * keeps the last ISN only. */

@@ -42,12 +42,13 @@ for t in $targets; do
 			sed 's/^/    /'
 		ls -t "$art/$t-"* 2>/dev/null | head -n 1 | sed 's/^/    input: /'
 	fi
-	# Keep the hand-made seeds; replace the rest by a coverage-minimal merge of old and new.
+	# Keep the hand-made seeds; replace the rest by the inputs (old and new, all in $work)
+	# that add coverage beyond the seeds, as few as libFuzzer's merge can make them.
 	tmp=$(mktemp -d)
-	"$build/fuzz/fuzz_$t" -merge=1 -max_len="${max_len[$t]}" "$tmp" "$fz/corpus/$t" "$work" \
-		>/dev/null 2>&1
+	cp "$fz/corpus/$t"/seed-* "$tmp"/ 2>/dev/null
+	"$build/fuzz/fuzz_$t" -merge=1 -max_len="${max_len[$t]}" "$tmp" "$work" >/dev/null 2>&1
 	find "$fz/corpus/$t" -type f ! -name 'seed-*' -delete
-	cp -n "$tmp"/* "$fz/corpus/$t"/ 2>/dev/null
+	find "$tmp" -type f ! -name 'seed-*' -exec cp -n {} "$fz/corpus/$t"/ \;
 	rm -rf "$tmp"
 	n=$(find "$fz/corpus/$t" -type f | wc -l)
 	bytes=$(find "$fz/corpus/$t" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
