@@ -654,6 +654,10 @@ static void handshake(struct seq *s, int retransmit)
 
 	switch (s->phase) {
 	case 0:
+		/* K14: forged segments in both names (a SYN and a SYN-ACK acking it) before the
+		 * real SYN build an unsynchronized entry on which the real SYN is ignored. */
+		if (!s->host && s->forged_from[0] && s->forged_from[1] && fz_known("K14"))
+			set_mode(s, UNSURE, "known K14: forged SYN + SYN-ACK before the real SYN");
 		a->snd_nxt = a->iss + 1;
 		a->last_syn = 1;
 		s->phase = 1;
@@ -867,10 +871,16 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 	    (!g_seen(&s->g.d[0]) || !g_seen(&s->g.d[1])) && !s->g.d[0].syn && !s->g.d[1].syn &&
 	    fz_known("K10"))
 		set_mode(s, UNSURE, "known K10: forged SYN replaces a one-sided entry");
-	/* K12: a SYN in the responder's name before its SYN-ACK is kept as a simultaneous
-	 * open; the real SYN-ACK is then ignored and the entry never synchronizes. */
-	if ((fl & (M_SYN | M_ACK)) == M_SYN && x == 1 && s->phase <= 1 && fz_known("K12"))
-		set_mode(s, UNSURE, "known K12: forged responder SYN before the SYN-ACK");
+	/* K12: a SYN from the side that never spoke, while the other sent only its SYN, is kept
+	 * as a simultaneous open: the real SYN-ACK is then ignored, and the forged ISN makes
+	 * the SYN-RECV band. K13: a SYN-ACK then pins the initiator to the ISN it acks. */
+	if ((fl & M_SYN) && g_live(&s->g) && !g_seen(&s->g.d[s->cdir[x]]) &&
+	    s->g.d[!s->cdir[x]].syn && !s->g.d[!s->cdir[x]].ack) {
+		if (!(fl & M_ACK) && fz_known("K12"))
+			set_mode(s, UNSURE, "known K12: forged SYN kept as a simultaneous open");
+		if ((fl & M_ACK) && fz_known("K13"))
+			set_mode(s, UNSURE, "known K13: forged SYN-ACK pins the initiator's ISN");
+	}
 	/* K5: a forged SYN before the real one and another after it displace the real ISN:
 	 * SYN-SENT keeps the first ISN and the last end (both forged then), the pending path
 	 * keeps the last ISN only. */
