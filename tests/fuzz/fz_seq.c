@@ -881,6 +881,10 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 		if ((fl & M_ACK) && fz_known("K13"))
 			set_mode(s, UNSURE, "known K13: forged SYN-ACK pins the initiator's ISN");
 	}
+	/* K12 planted ahead: the real SYN will be the one kept as a simultaneous open. */
+	if ((fl & (M_SYN | M_ACK)) == M_SYN && x == 1 && s->phase == 0 && !g_live(&s->g) &&
+	    fz_known("K12"))
+		set_mode(s, UNSURE, "known K12: forged responder SYN ahead of the real one");
 	/* K5: a forged SYN before the real one and another after it displace the real ISN:
 	 * SYN-SENT keeps the first ISN and the last end (both forged then), the pending path
 	 * keeps the last ISN only. */
