@@ -864,7 +864,8 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 	}
 	/* K11 (what K3's fix left): an ACK claimed from the only side seen (SYN-SENT, one-way
 	 * mid-stream) is taken unchecked: it refuses the real SYN-ACK, pins the edges. */
-	if (g_live(&s->g) && (fl & M_ACK) && !g_seen(&s->g.d[!s->cdir[x]]) && fz_known("K11"))
+	if ((fl & M_ACK) && (g_live(&s->g) ? !g_seen(&s->g.d[!s->cdir[x]]) : s->forged_entry) &&
+	    fz_known("K11"))
 		set_mode(s, UNSURE, "known K11: forged ACK while the peer is unseen");
 	/* K10: a SYN replaces any one-sided entry without a SYN, also a live connection's. */
 	if ((fl & (M_SYN | M_ACK)) == M_SYN && g_live(&s->g) &&
