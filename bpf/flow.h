@@ -130,6 +130,16 @@ static __always_inline void dir_init(struct rg_flow *f, int dir, const struct pk
 	}
 }
 
+/* How far an unverified side may move between two of its segments before the state counts as
+ * contested (see flow_contest): beyond any real burst lost ahead of us or stretch ACK (16 MiB),
+ * while a blind value lands inside with odds of 1 in 256 per field. */
+#define RG_UNVERIFIED_WIN (1u << 24)
+
+static __always_inline int seq_near(__u32 v, __u32 ref)
+{
+	return v - ref + RG_UNVERIFIED_WIN <= 2 * RG_UNVERIFIED_WIN;
+}
+
 /* A segment may move the state only if it is plausible for this connection (van Rooij): its ACK
  * acknowledges data the other side really sent, and it starts inside the other side's window.
  * A blind forger fails this and leaves no trace. */
@@ -139,154 +149,10 @@ static __always_inline int seg_plausible(const struct rg_flow *f, int s, const s
 	__u8 rf = f->dflags[!s];
 	__u32 ackwin = ds->max_win > RG_MIN_ACK_WINDOW ? ds->max_win : RG_MIN_ACK_WINDOW;
 
-	if (!dir_seen(rf))
-		return 1;
 	if (seq_after(p->ack, dr->seq_end) || seq_before(p->ack, dr->seq_end - ackwin))
 		return 0;
 	if ((rf & RG_D_ACK) && seq_after(p->seq, dr->ack + dr->max_win))
 		return 0;
-	return 1;
-}
-
-/*
- * Concurrency: the two directions of a flow may run on two CPUs at once (one per interface).
- * Each direction writes only its own d[dir] and dflags[dir]; every field is a naturally aligned
- * word or byte written with one store, so a reader never sees a torn value, and all of them only
- * move forward. The RST check reads the receiver's ack and the sender's seq_end: a stale ack only
- * lowers the lower bound of the band, never hides the exact value. The one write of both halves,
- * re-initialising a closed flow on a new SYN, happens when the old connection is over.
- * last_seen is last-writer-wins; either value is recent.
- */
-static __always_inline int flow_update(struct rg_flow *f, int s, const struct pkt *p,
-				       const struct rg_policy *pol, __u32 now)
-{
-	__u8 sf = f->dflags[s], rf = f->dflags[!s];
-	__u8 fl = p->flags;
-	struct rg_dir *ds = &f->d[s];
-	__u32 end, win;
-	__u8 nf;
-
-	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
-		int st = flow_state(f);
-
-		if (st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT ||
-		    ((!dir_seen(sf) || !dir_seen(rf)) && !((sf | rf) & RG_D_SYN))) {
-			/* Port reuse: a new connection on a finished 4-tuple; or a real handshake on
-			 * an entry that only one unverified direction ever spoke for (one forged ACK
-			 * must not make the refusal of this SYN look one-way). */
-			struct rg_flow nf0 = {};
-
-			dir_init(&nf0, s, p, RG_D_SYN | (p->wscale << 4));
-			nf0.last_seen = now;
-			*f = nf0;
-			return 1;
-		}
-		/* A repeated SYN in SYN-SENT moves seq_end but not the ISN, so a forged SYN cannot
-		 * hide the ack a real refusal carries (verdict accepts either); the SYN-ACK then
-		 * settles which one was real. */
-		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM)) {
-			ds->seq_end = p->seq + 1;
-			return 0;
-		}
-		/* The other side sent only a SYN and this one never spoke: simultaneous open, or a
-		 * SYN forged in the other's name ahead of this real one. Kept, so that the refusal
-		 * of this SYN is recognised either way. */
-		if (!dir_seen(sf) && (rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN) {
-			dir_init(f, s, p, RG_D_SYN | (p->wscale << 4));
-			return 1;
-		}
-		/* A SYN on a live flow: the peer lost its state and opens anew on the same 4-tuple,
-		 * or a forgery. Only remembered (d[s].isn is unused once synchronized): the old
-		 * state stays in force until the new handshake completes (below). The pending byte
-		 * is shared by both directions; a lost update only delays recognition to the next
-		 * retransmitted SYN. */
-		if ((sf & RG_D_ACK) && (rf & RG_D_ACK)) {
-			ds->isn = p->seq;
-			f->pending = s ? RG_PEND_DIR1 : RG_PEND_DIR0;
-		}
-		return 0;
-	}
-	if (fl & TCPF_SYN) {
-		/* SYN-ACK: only one that acknowledges the SYN we saw starts the responder side. It
-		 * also pins the initiator to the ISN it acknowledges, undoing any forged SYN that
-		 * moved seq_end meanwhile (the initiator is silent until it gets this answer). */
-		if (!(sf & RG_D_SYN) && (rf & RG_D_SYN) && !(rf & RG_D_ACK) &&
-		    !(f->fflags & RG_F_MIDSTREAM) &&
-		    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1)) {
-			f->d[!s].isn = p->ack - 1;
-			f->d[!s].seq_end = p->ack;
-			dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
-			f->last_seen = now;
-			return 1;
-		}
-		/* The answer to a SYN remembered on a live flow: remembered in turn. */
-		if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && p->ack == f->d[!s].isn + 1) {
-			ds->isn = p->seq;
-			f->pending |= RG_PEND_SYNACK;
-		}
-		return 0;
-	}
-	if (!(fl & TCPF_ACK) || p->partial)
-		return 0;
-	/* The ACK that completes a remembered SYN / SYN-ACK pair: the old connection is gone on
-	 * both ends and the 4-tuple carries a new one (nf_conntrack's re-open, one packet later,
-	 * so that two forged packets are not enough; see the closing note on its limit). */
-	if ((f->pending & RG_PEND_SYNACK) && (f->pending & (s ? RG_PEND_DIR1 : RG_PEND_DIR0)) &&
-	    p->seq == ds->isn + 1 && p->ack == f->d[!s].isn + 1) {
-		struct rg_flow nf0 = {};
-		struct pkt syn = *p;
-
-		syn.flags = TCPF_SYN;
-		syn.payload = 0;
-		syn.seq = ds->isn;
-		dir_init(&nf0, s, &syn, RG_D_SYN | (RG_D_WS_NONE << 4));
-		syn.seq = f->d[!s].isn;
-		syn.ack = ds->isn + 1;
-		syn.flags = TCPF_SYN | TCPF_ACK;
-		syn.win = 0xffff;
-		dir_init(&nf0, !s, &syn, RG_D_SYN | RG_D_ACK | (RG_D_WS_NONE << 4));
-		/* The SYNs' options were not kept: windows are read with the largest shift. */
-		nf0.fflags = RG_F_WS_UNKNOWN;
-		nf0.d[0].max_win <<= 14;
-		nf0.d[1].max_win <<= 14;
-		nf0.last_seen = now;
-		*f = nf0;
-		sf = f->dflags[s];
-		rf = f->dflags[!s];
-	}
-	if (!(fl & TCPF_ACK) || p->partial)
-		return 0;
-	if (!seg_plausible(f, s, p))
-		return 0;
-	/* The old connection is alive: whatever SYN was remembered was stale or forged. */
-	if (f->pending)
-		f->pending = 0;
-	if (!dir_seen(sf)) {
-		/* The second direction of a flow picked up mid-stream, or of one whose SYN-ACK went
-		 * another way while its initiator went on with ACKs (asymmetric return path). In a
-		 * true SYN-SENT (the other side sent only its SYN) an ACK without SYN-ACK is bogus. */
-		if (!(f->fflags & RG_F_MIDSTREAM) && !(rf & RG_D_ACK))
-			return 0;
-		if (!(f->fflags & RG_F_MIDSTREAM))
-			f->fflags |= RG_F_WS_UNKNOWN;
-		dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4) | ((fl & TCPF_FIN) ? RG_D_FIN : 0));
-		ds->max_win = (__u32)p->win << 14;
-		f->last_seen = now;
-		return 1;
-	}
-	end = seg_end(p);
-	win = (__u32)p->win << flow_wscale(f, s);
-	if (seq_after(end, ds->seq_end))
-		ds->seq_end = end;
-	if (!(sf & RG_D_ACK) || seq_after(p->ack, ds->ack))
-		ds->ack = p->ack;
-	if (win > ds->max_win)
-		ds->max_win = win;
-	nf = sf | RG_D_ACK | ((fl & TCPF_FIN) ? RG_D_FIN : 0);
-	if (nf != sf)
-		f->dflags[s] = nf;
-	if (f->last_seen != now)
-		f->last_seen = now;
 	return 1;
 }
 
@@ -317,6 +183,212 @@ static __always_inline int flow_new(struct rg_flow *f, int s, const struct pkt *
 		return 0;
 	}
 	f->last_seen = now;
+	return 1;
+}
+
+/*
+ * Until both sides have been seen, nothing tells a real segment from a blind forgery in the same
+ * name: whichever came first would shape the state the other is judged by, and a legitimate
+ * reset would be dropped on a forger's numbers. So one-sided state is held to itself: a later
+ * segment from the same side must continue it (seg_continues), and the first one from the other
+ * side must acknowledge it (seg_plausible). When either fails, the entry is contested: its RSTs
+ * pass as `unverified` (the endpoint judges, as without a filter), it follows the newest segment,
+ * and the first plausible answer from the other side (or a SYN-ACK to its SYN) verifies it. Once
+ * both sides are seen, blind segments are implausible and leave no trace.
+ */
+static __always_inline int seg_continues(const struct rg_dir *d, __u8 df, const struct pkt *p)
+{
+	if (!seq_near(p->seq, d->seq_end))
+		return 0;
+	return !(df & RG_D_ACK) || seq_near(p->ack, d->ack);
+}
+
+/* Marks the entry contested; one that already was restarts from this segment. Returns 1 when the
+ * entry changed. fflags may race with the other direction clearing it: either order is a state
+ * some interleaving of the two segments would give. */
+static __always_inline int flow_contest(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	struct rg_flow nf0 = {};
+
+	if (!(f->fflags & RG_F_CONTESTED)) {
+		f->fflags |= RG_F_CONTESTED;
+		return 1;
+	}
+	if (!flow_new(&nf0, s, p, now))
+		return 0;
+	nf0.fflags |= RG_F_CONTESTED;
+	*f = nf0;
+	return 1;
+}
+
+/*
+ * Concurrency: the two directions of a flow may run on two CPUs at once (one per interface).
+ * Each direction writes only its own d[dir] and dflags[dir]; every field is a naturally aligned
+ * word or byte written with one store, so a reader never sees a torn value, and all of them only
+ * move forward. The RST check reads the receiver's ack and the sender's seq_end: a stale ack only
+ * lowers the lower bound of the band, never hides the exact value. The writes of both halves
+ * (re-initialising a closed flow on a new SYN, the SYN-ACK pinning a silent initiator, a
+ * contested entry restarting) happen when the other side is over, silent or unverified.
+ * last_seen is last-writer-wins; either value is recent.
+ */
+static __always_inline int flow_update(struct rg_flow *f, int s, const struct pkt *p,
+				       const struct rg_policy *pol, __u32 now)
+{
+	__u8 sf = f->dflags[s], rf = f->dflags[!s];
+	__u8 fl = p->flags;
+	struct rg_dir *ds = &f->d[s];
+	int verified = dir_seen(sf) && dir_seen(rf);
+	__u32 end, win;
+	__u8 nf;
+
+	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+		int st = flow_state(f), over = st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT;
+
+		if (over || (!verified && !((sf | rf) & RG_D_SYN))) {
+			/* Port reuse: a new connection on a finished 4-tuple; or a handshake on an
+			 * entry only one unverified side spoke for, which it contradicts: the refusal
+			 * of this SYN must be recognised, and so must a reset of the old side
+			 * (contested until the SYN-ACK). */
+			struct rg_flow nf0 = {};
+
+			dir_init(&nf0, s, p, RG_D_SYN | (p->wscale << 4));
+			if (!over)
+				nf0.fflags = RG_F_CONTESTED;
+			nf0.last_seen = now;
+			*f = nf0;
+			return 1;
+		}
+		/* The initiator's SYN again, its peer unheard: a retransmission keeps the ISN; a new
+		 * ISN is a new attempt or a forgery. The first ISN and the latest end are both kept
+		 * (verdict accepts the refusal of either) and the SYN-ACK settles which was real. An
+		 * initiator that went on with ACKs (its return path bypasses us) is not rewound. */
+		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM)) {
+			if (p->seq != ds->isn && p->seq + 1 != ds->seq_end)
+				f->fflags |= RG_F_CONTESTED;
+			if (!(sf & RG_D_ACK))
+				ds->seq_end = p->seq + 1;
+			return 0;
+		}
+		/* The other side sent only a SYN and this one never spoke: simultaneous open, or a
+		 * SYN forged in the other's name ahead of this real one. Kept, so that the refusal
+		 * of this SYN is recognised either way. */
+		if (!dir_seen(sf) && (rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN) {
+			dir_init(f, s, p, RG_D_SYN | (p->wscale << 4));
+			return 1;
+		}
+		/* A SYN on a live flow: the peer lost its state and opens anew on the same 4-tuple,
+		 * or a forgery. Only remembered (d[s].isn is unused once synchronized): the old
+		 * state stays in force until the new handshake completes (below). The pending byte
+		 * is shared by both directions; a lost update only delays recognition to the next
+		 * retransmitted SYN. */
+		if ((sf & RG_D_ACK) && (rf & RG_D_ACK)) {
+			ds->isn = p->seq;
+			f->pending = s ? RG_PEND_DIR1 : RG_PEND_DIR0;
+		} else if (!verified) {
+			f->fflags |= RG_F_CONTESTED;
+		}
+		return 0;
+	}
+	if (fl & TCPF_SYN) {
+		/* SYN-ACK: one that acknowledges the SYN we saw starts the responder side, also
+		 * over a SYN claimed in the responder's name (only the real responder knows the ISN
+		 * it acks). It pins the initiator to that ISN, undoing any forged SYN or ACK in the
+		 * initiator's name meanwhile (the real initiator is silent until it gets this
+		 * answer), and so verifies a contested entry. */
+		if (!(sf & RG_D_ACK) && (rf & RG_D_SYN) &&
+		    (!(rf & RG_D_ACK) || (f->fflags & RG_F_CONTESTED)) &&
+		    !(f->fflags & RG_F_MIDSTREAM) &&
+		    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1)) {
+			struct rg_dir di = { .isn = p->ack - 1, .seq_end = p->ack,
+					     .max_win = f->d[!s].max_win };
+			__u8 dfi = (rf & 0xf0) | RG_D_SYN;
+
+			if (s) {
+				f->d[0] = di;
+				f->dflags[0] = dfi;
+			} else {
+				f->d[1] = di;
+				f->dflags[1] = dfi;
+			}
+			dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
+			f->fflags &= ~RG_F_CONTESTED;
+			f->last_seen = now;
+			return 1;
+		}
+		/* The answer to a SYN remembered on a live flow: remembered in turn. */
+		if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && p->ack == f->d[!s].isn + 1) {
+			ds->isn = p->seq;
+			f->pending |= RG_PEND_SYNACK;
+		} else if (!verified) {
+			f->fflags |= RG_F_CONTESTED;
+		}
+		return 0;
+	}
+	if (!(fl & TCPF_ACK) || p->partial)
+		return 0;
+	/* The ACK that completes a remembered SYN / SYN-ACK pair: the old connection is gone on
+	 * both ends and the 4-tuple carries a new one (nf_conntrack's re-open, one packet later,
+	 * so that two forged packets are not enough; see the closing note on its limit). */
+	if ((f->pending & RG_PEND_SYNACK) && (f->pending & (s ? RG_PEND_DIR1 : RG_PEND_DIR0)) &&
+	    p->seq == ds->isn + 1 && p->ack == f->d[!s].isn + 1) {
+		struct rg_flow nf0 = {};
+		struct pkt syn = *p;
+
+		syn.flags = TCPF_SYN;
+		syn.payload = 0;
+		syn.seq = ds->isn;
+		dir_init(&nf0, s, &syn, RG_D_SYN | (RG_D_WS_NONE << 4));
+		syn.seq = f->d[!s].isn;
+		syn.ack = ds->isn + 1;
+		syn.flags = TCPF_SYN | TCPF_ACK;
+		syn.win = 0xffff;
+		dir_init(&nf0, !s, &syn, RG_D_SYN | RG_D_ACK | (RG_D_WS_NONE << 4));
+		/* The SYNs' options were not kept: windows are read with the largest shift. */
+		nf0.fflags = RG_F_WS_UNKNOWN;
+		nf0.d[0].max_win <<= 14;
+		nf0.d[1].max_win <<= 14;
+		nf0.last_seen = now;
+		*f = nf0;
+		sf = f->dflags[s];
+		rf = f->dflags[!s];
+		verified = 1;
+	}
+	if (!dir_seen(rf)) {
+		/* Only this side seen so far: the segment must continue it. */
+		if (!seg_continues(ds, sf, p))
+			return flow_contest(f, s, p, now);
+	} else if (!dir_seen(sf)) {
+		/* The second side's first segment: a flow picked up mid-stream, or one whose
+		 * SYN-ACK went another way while its initiator went on with ACKs (asymmetric
+		 * return path). In a true SYN-SENT (the other side sent only its SYN) an ACK
+		 * without SYN-ACK is bogus. */
+		if ((!(f->fflags & RG_F_MIDSTREAM) && !(rf & RG_D_ACK)) || !seg_plausible(f, s, p))
+			return flow_contest(f, s, p, now);
+		f->fflags = (f->fflags & ~RG_F_CONTESTED) |
+			    ((f->fflags & RG_F_MIDSTREAM) ? 0 : RG_F_WS_UNKNOWN);
+		dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4) | ((fl & TCPF_FIN) ? RG_D_FIN : 0));
+		ds->max_win = (__u32)p->win << 14;
+		f->last_seen = now;
+		return 1;
+	} else if (!seg_plausible(f, s, p)) {
+		return 0;
+	}
+	/* The old connection is alive: whatever SYN was remembered was stale or forged. */
+	if (f->pending)
+		f->pending = 0;
+	end = seg_end(p);
+	win = (__u32)p->win << flow_wscale(f, s);
+	if (seq_after(end, ds->seq_end))
+		ds->seq_end = end;
+	if (!(sf & RG_D_ACK) || seq_after(p->ack, ds->ack))
+		ds->ack = p->ack;
+	if (win > ds->max_win)
+		ds->max_win = win;
+	nf = sf | RG_D_ACK | ((fl & TCPF_FIN) ? RG_D_FIN : 0);
+	if (nf != sf)
+		f->dflags[s] = nf;
+	if (f->last_seen != now)
+		f->last_seen = now;
 	return 1;
 }
 

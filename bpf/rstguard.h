@@ -29,6 +29,8 @@ enum rg_reason {
 	RG_R_INEXACT,           /* RST inside the window but not at RCV.NXT (policy inexact) */
 	RG_R_NO_FLOW,           /* no socket, listener only, or no tracked flow (policy unknown) */
 	RG_R_ONE_WAY,           /* tracked flow seen in one direction only (policy unknown) */
+	RG_R_UNVERIFIED,        /* one-sided flow state contradicted by segments the gateway cannot
+				 * tell from forgeries: passed, the endpoint judges */
 	RG_R_SYN_SENT_BAD_ACK,  /* RST to SYN-SENT without ACK or with the wrong ACK */
 	RG_R_TIMEWAIT,          /* exact RST hitting TIME-WAIT (policy timewait) */
 	RG_R_BAD_FLAGS,         /* RST with SYN or FIN */
@@ -134,6 +136,7 @@ struct rg_dir {
 #define RG_D_WS_NONE 15
 #define RG_F_MIDSTREAM 0x1 /* picked up without a handshake: window scale unknown */
 #define RG_F_WS_UNKNOWN 0x2 /* re-opened from a SYN whose options were not kept */
+#define RG_F_CONTESTED 0x4  /* while one-sided, segments contradicted each other (see flow.h) */
 #define RG_PEND_DIR0 0x1   /* d[0].isn holds a SYN seen on a live flow */
 #define RG_PEND_DIR1 0x2   /* d[1].isn holds a SYN seen on a live flow */
 #define RG_PEND_SYNACK 0x4 /* and the other side's isn the SYN-ACK answering it */
@@ -179,6 +182,7 @@ static const char *const rg_reason_names[RG_R_MAX] __attribute__((unused)) = {
 	[RG_R_INEXACT] = "inexact",
 	[RG_R_NO_FLOW] = "no_flow",
 	[RG_R_ONE_WAY] = "one_way",
+	[RG_R_UNVERIFIED] = "unverified",
 	[RG_R_SYN_SENT_BAD_ACK] = "syn_sent_bad_ack",
 	[RG_R_TIMEWAIT] = "timewait",
 	[RG_R_BAD_FLAGS] = "bad_flags",

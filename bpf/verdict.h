@@ -327,18 +327,19 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 		*fout = NULL;
 		return RG_R_VALID;
 	}
-	if ((rf & RG_D_SYN) && !(sf & RG_D_ACK)) {
-		/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
-		 * retransmission's, so a forged SYN cannot make the real refusal look wrong; and an
-		 * ACK claimed from the receiver's side since (forged, or its SYN-ACK went another
-		 * way) does not take the refusal's validity away. */
-		const struct rg_dir *dr = &f->d[!s];
-
-		if ((p->flags & TCPF_ACK) && (p->ack == dr->seq_end || p->ack == dr->isn + 1))
-			return RG_R_VALID;
-		if (!dir_seen(sf) && !(rf & RG_D_ACK))
-			return RG_R_SYN_SENT_BAD_ACK;
-	}
+	/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
+	 * retransmission's, so a forged SYN cannot make the real refusal look wrong; and an ACK
+	 * claimed from the receiver's side since (forged, or its SYN-ACK went another way) does
+	 * not take the refusal's validity away. */
+	if ((rf & RG_D_SYN) && !(sf & RG_D_ACK) && (p->flags & TCPF_ACK) &&
+	    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1))
+		return RG_R_VALID;
+	/* One-sided state that segments contradicted (flow.h, flow_contest): it may be a forger's,
+	 * so it decides nothing. */
+	if ((f->fflags & RG_F_CONTESTED) && (!dir_seen(sf) || !dir_seen(rf)))
+		return RG_R_UNVERIFIED;
+	if ((rf & RG_D_SYN) && !(sf & RG_D_ACK) && !dir_seen(sf) && !(rf & RG_D_ACK))
+		return RG_R_SYN_SENT_BAD_ACK;
 	/* One direction seen (asymmetric routing, or mid-stream before the reply): no window is
 	 * invented, but the one edge we know exactly still identifies a real reset: the aborting
 	 * sender's own SND.NXT, or the ACK of the segment the receiver's reset answers (L5). */

@@ -63,8 +63,8 @@ struct seq {
 	__u32 syn_seq[2][16];   /* pure SYN sequence numbers seen per canonical direction */
 	int nsyn[2];
 	__u32 last_fseq, last_fack;
-	int forged_entry;       /* a forged segment created the entry the data plane judges by */
-	int forged_from[2];     /* a forged SYN or ACK segment claimed endpoint X sent it */
+	__u32 fend[2][16];      /* sequence ends of forged segments, per canonical direction */
+	int nfend[2];
 	/* host role */
 	int stack_synced;       /* the stack has consumed everything XDP passed */
 	__u32 stack_rcv;        /* local socket's rcv_nxt as the stack has it */
@@ -94,6 +94,57 @@ static void note_syn(struct seq *s, int dir, __u32 seq)
 {
 	if (s->nsyn[dir] < 16 && !pend_syn_has(s, dir, seq))
 		s->syn_seq[dir][s->nsyn[dir]++] = seq;
+}
+
+/* The forger's own edges: where its segments in a direction's name ended (the newest 16). */
+static void note_fend(struct seq *s, int dir, __u32 end)
+{
+	s->fend[dir][s->nfend[dir]++ % 16] = end;
+}
+
+static int fend_has(const struct seq *s, int dir, __u32 v)
+{
+	for (int i = 0; i < s->nfend[dir] && i < 16; i++)
+		if (s->fend[dir][i] == v)
+			return 1;
+	return 0;
+}
+
+/* Does an ACK land on the forger's own data in direction dir (at or below one of its ends)? */
+static int fend_acked(const struct seq *s, int dir, __u32 ack)
+{
+	for (int i = 0; i < s->nfend[dir] && i < 16; i++)
+		if (m_in(ack, s->fend[dir][i] - (65535u << 14) - 66000, s->fend[dir][i]))
+			return 1;
+	return 0;
+}
+
+/* The data plane's entry for the 4-tuple of a parsed frame: 1 found. */
+static int dp_entry(const struct mpkt *mp, struct rg_flow *f)
+{
+	if (mp->v6) {
+		struct rg_flow_key6 k;
+
+		fz_key6(mp, &k);
+		return dp_flow6(&k, f) == 0;
+	} else {
+		struct rg_flow_key4 k;
+
+		fz_key4(mp, &k);
+		return dp_flow4(&k, f) == 0;
+	}
+}
+
+static int dp_seen(__u8 df)
+{
+	return df & (RG_D_SYN | RG_D_ACK);
+}
+
+/* Both sides seen and one of them acknowledged the other: the gateway takes it as verified. */
+static int dp_round_trip(int found, const struct rg_flow *f)
+{
+	return found && dp_seen(f->dflags[0]) && dp_seen(f->dflags[1]) &&
+	       ((f->dflags[0] | f->dflags[1]) & RG_D_ACK);
 }
 
 /* ---- the gateway view ---------------------------------------------------------------------- */
@@ -224,7 +275,7 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 	}
 	if (p->flags & M_SYN) {
 		/* SYN-ACK: starts the responder's side if it answers the SYN seen. */
-		if (!me->syn && peer->syn && !peer->ack && !g->midstream &&
+		if (!me->ack && peer->syn && !peer->ack && !g->midstream &&
 		    (p->ack == peer->end || p->ack == peer->isn + 1)) {
 			peer->isn = p->ack - 1;
 			peer->end = p->ack;
@@ -473,6 +524,41 @@ static void host_seed(struct seq *s)
 
 /* ---- one packet ------------------------------------------------------------------------ */
 
+/* RG_UNVERIFIED_WIN (bpf/flow.h) plus the smallest ack window: how far a one-sided entry lets a
+ * segment of the side it has seen move. */
+#define W_UNVERIFIED ((1u << 24) + 66000)
+
+static int near_w(__u32 v, __u32 ref)
+{
+	return m_in(v, ref - W_UNVERIFIED, ref + W_UNVERIFIED);
+}
+
+/* After a forged segment (gateway role), given the entry before it: did the forger hit a window
+ * the gateway must allow, or complete a round trip of its own? Then the oracle cannot tell. */
+static void forged_segment(struct seq *s, int from, int dir, const struct mpkt *mp, int bfound,
+			   const struct rg_flow *bf)
+{
+	struct rg_flow af;
+	int afound = dp_entry(mp, &af);
+	int two_sided = bfound && dp_seen(bf->dflags[0]) && dp_seen(bf->dflags[1]);
+	const struct ep *me = &s->e[from], *peer = &s->e[!from];
+
+	if (!(mp->flags & (M_SYN | M_ACK)))
+		return;
+	/* One-sided (or no) state: a segment continuing it may move by RG_UNVERIFIED_WIN. */
+	if (!two_sided && (near_w(mp->seq, me->snd_nxt) || near_w(mp->seq, me->iss + 1) ||
+			   ((mp->flags & M_ACK) && (near_w(mp->ack, peer->snd_nxt) ||
+						    near_w(mp->ack, peer->iss + 1)))))
+		set_mode(s, UNSURE, "forged segment within the window an unverified side may move");
+	/* The forger's segments acknowledge each other and the gateway took them as its first
+	 * round trip on the 4-tuple: nothing tells that from a real connection (swap which one
+	 * is real and the same packets must be judged the other way). */
+	if (dp_round_trip(afound, &af) && !dp_round_trip(bfound, bf) && (mp->flags & M_ACK) &&
+	    fend_acked(s, !dir, mp->ack))
+		set_mode(s, UNSURE, "forged segments built a round trip of their own");
+	note_fend(s, dir, seg_end(mp));
+}
+
 enum { LEGIT, FORGED };
 
 /* Sends a frame from endpoint `from` (claimed, when forged) and checks its verdict. Returns the
@@ -484,15 +570,20 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 	size_t n;
 	struct mpkt mp;
 	struct fz_obs o;
-	int dir, judged, expect = -1;
+	struct rg_flow bf, af;
+	int dir, judged, expect = -1, bfound = 0, afound;
 
 	if (s->host && from == s->local)
 		return -1; /* XDP sees ingress only: the local end's segments are not judged */
 	n = frame(s, from, seq, ack, flags, win, payload, ws, buf, sizeof(buf));
 	if (!n)
 		return -1;
-	if (s->host)
+	if (s->host) {
 		host_seed(s);
+	} else {
+		m_parse(buf, n, (int)s->l3, &mp);
+		bfound = mp.cls == M_TCP && dp_entry(&mp, &bf);
+	}
 	fz.step++;
 	judged = fz_step(buf, n, &mp, &o);
 	if (fz.failed)
@@ -519,6 +610,8 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		}
 		if (kind == LEGIT)
 			created = g_track(&s->g, dir, &mp);
+		if (kind == FORGED)
+			forged_segment(s, from, dir, &mp, bfound, &bf);
 		if (s->mode == CLEAN) {
 			int ev = created ? RG_R_FLOW_CREATED : -1;
 
@@ -550,28 +643,35 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		return o.xdp;
 	}
 
-	/* Gateway role. */
+	/* Gateway role. `unverified` only ever comes from a contested one-sided entry. */
+	afound = dp_entry(&mp, &af);
+	if (o.reason == RG_R_UNVERIFIED &&
+	    !(afound && (af.fflags & RG_F_CONTESTED) &&
+	      !(dp_seen(af.dflags[0]) && dp_seen(af.dflags[1]))))
+		fz_fail("gateway: unverified verdict on an entry that is not contested and one-sided");
 	expect = g_judge(&s->g, dir, &mp);
 	if (s->mode == CLEAN) {
 		fz_expect(&o, expect, kind == LEGIT ? "gateway: legitimate reset" :
 			  "gateway: forged reset");
 	} else if (s->mode == BLIND) {
-		if (kind == LEGIT && (expect == RG_R_VALID || expect == RG_R_TIMEWAIT))
+		/* A legitimate reset stays valid, or passes as unverified where forgeries
+		 * contested the one-sided state it would be judged by. */
+		if (kind == LEGIT && (expect == RG_R_VALID || expect == RG_R_TIMEWAIT) &&
+		    o.reason != RG_R_UNVERIFIED)
 			fz_expect(&o, expect, "gateway: legitimate reset after blind forgeries");
-		/* K4: the forger's own entry gives its reset the one-way exact edge. */
+		/* A forged reset is not valid unless the view says so, it refuses a SYN seen on
+		 * the 4-tuple (the documented SYN-SENT and re-open refusals), or it sits at the
+		 * end of the forger's own segment: the state it resets may be the forger's, and
+		 * the endpoint judges it as without a filter. */
 		if (kind == FORGED && o.reason == RG_R_VALID && expect != RG_R_VALID &&
-		    (s->forged_entry || expect == RG_R_ONE_WAY || expect == RG_R_NO_FLOW) &&
-		    fz_known("K4")) {
-			set_mode(s, UNSURE, "known K4: forged reset on the forger's own entry");
-			return o.xdp;
-		}
-		if (kind == FORGED && o.reason == RG_R_VALID && expect != RG_R_VALID &&
-		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)))
+		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
+		    !fend_has(s, dir, mp.seq))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
 				mp.seq, mp.ack, fz_reason_name[expect]);
-		/* An excused divergence (a SYN's ack accepted) leaves the entry where the view
-		 * cannot follow it. */
-		if (o.reason != expect)
+		/* A divergence leaves the entry where the view cannot follow it, except a pass as
+		 * unverified where the view would not close the entry either. */
+		if (o.reason != expect && !(o.reason == RG_R_UNVERIFIED && expect != RG_R_VALID &&
+					    expect != RG_R_TIMEWAIT))
 			set_mode(s, UNSURE, "verdict diverged from the view after blind forgeries");
 	}
 	/* An accepted reset closes the entry (CLOSED timeout from now), unless monitoring. */
@@ -654,10 +754,6 @@ static void handshake(struct seq *s, int retransmit)
 
 	switch (s->phase) {
 	case 0:
-		/* K14: forged segments in both names (a SYN and a SYN-ACK acking it) before the
-		 * real SYN build an unsynchronized entry on which the real SYN is ignored. */
-		if (!s->host && s->forged_from[0] && s->forged_from[1] && fz_known("K14"))
-			set_mode(s, UNSURE, "known K14: forged SYN + SYN-ACK before the real SYN");
 		a->snd_nxt = a->iss + 1;
 		a->last_syn = 1;
 		s->phase = 1;
@@ -862,38 +958,6 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 		emit(s, x, FORGED, 0, seq, ack, fl, win, len, ws % 16 == 15 ? M_WS_NONE : ws % 16);
 		return;
 	}
-	/* K11 (what K3's fix left): an ACK claimed from the only side seen (SYN-SENT, one-way
-	 * mid-stream) is taken unchecked: it refuses the real SYN-ACK, pins the edges. */
-	if ((fl & M_ACK) && (g_live(&s->g) ? !g_seen(&s->g.d[!s->cdir[x]]) : s->forged_entry) &&
-	    fz_known("K11"))
-		set_mode(s, UNSURE, "known K11: forged ACK while the peer is unseen");
-	/* K10: a SYN replaces any one-sided entry without a SYN, also a live connection's. */
-	if ((fl & (M_SYN | M_ACK)) == M_SYN && g_live(&s->g) &&
-	    (!g_seen(&s->g.d[0]) || !g_seen(&s->g.d[1])) && !s->g.d[0].syn && !s->g.d[1].syn &&
-	    fz_known("K10"))
-		set_mode(s, UNSURE, "known K10: forged SYN replaces a one-sided entry");
-	/* K12: a SYN from the side that never spoke, while the other sent only its SYN, is kept
-	 * as a simultaneous open: the real SYN-ACK is then ignored, and the forged ISN makes
-	 * the SYN-RECV band. K13: a SYN-ACK then pins the initiator to the ISN it acks. */
-	if ((fl & M_SYN) && g_live(&s->g) && !g_seen(&s->g.d[s->cdir[x]]) &&
-	    s->g.d[!s->cdir[x]].syn && !s->g.d[!s->cdir[x]].ack) {
-		if (!(fl & M_ACK) && fz_known("K12"))
-			set_mode(s, UNSURE, "known K12: forged SYN kept as a simultaneous open");
-		if ((fl & M_ACK) && fz_known("K13"))
-			set_mode(s, UNSURE, "known K13: forged SYN-ACK pins the initiator's ISN");
-	}
-	/* K12 planted ahead: the real SYN will be the one kept as a simultaneous open. */
-	if ((fl & (M_SYN | M_ACK)) == M_SYN && x == 1 && s->phase == 0 && !g_live(&s->g) &&
-	    fz_known("K12"))
-		set_mode(s, UNSURE, "known K12: forged responder SYN ahead of the real one");
-	/* K5: a forged SYN before the real one and another after it displace the real ISN:
-	 * SYN-SENT keeps the first ISN and the last end (both forged then), the pending path
-	 * keeps the last ISN only. */
-	if ((fl & (M_SYN | M_ACK)) == M_SYN && s->phase == 1 &&
-	    (s->forged_from[0] || s->forged_from[1]) && fz_known("K5"))
-		set_mode(s, UNSURE, "known K5: second SYN overwrites the pending ISN");
-	if (fl & (M_SYN | M_ACK))
-		s->forged_from[x] = 1;
 	/* A SYN on a TIME-WAIT or CLOSED entry opens a new connection (port reuse, as conntrack):
 	 * by design, and what it costs the old connection (an RST hitting TIME-WAIT judged
 	 * against the new entry) only lets TIME-WAIT run its course. The view cannot follow. */
@@ -903,17 +967,6 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 	if (!g_live(&s->g) && (fl & (M_SYN | M_ACK))) {
 		/* No live entry: the forged segment creates one, which only the legitimate
 		 * traffic that follows can correct. */
-		if ((fl & (M_SYN | M_ACK)) == M_SYN) {
-			/* K1: a SYN on a 4-tuple whose connection the gateway does not track makes
-			 * a handshake entry that never learns the peer. */
-			if (s->phase >= 1 && fz_known("K1"))
-				set_mode(s, UNSURE, "known K1: forged SYN on an untracked 4-tuple");
-		} else if (s->phase >= 1 && fz_known("K9")) {
-			/* K9: on a live connection the gateway does not track yet, the forged ACK
-			 * segment becomes that side's state and pins the edges. */
-			set_mode(s, UNSURE, "known K9: forged ACK first on an untracked connection");
-		}
-		s->forged_entry = 1;
 		set_mode(s, BLIND, "blind forged segment on an untracked 4-tuple");
 	} else if ((fl & M_ACK) && informed_ack(s, !x, ack)) {
 		set_mode(s, UNSURE, "forged segment acknowledges real data");

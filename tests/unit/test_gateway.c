@@ -269,6 +269,9 @@ enum scen {
 	S_ONE_WAY,    /* picked up mid-stream from one client data segment */
 	S_MIDSTREAM,  /* picked up mid-stream, then the server's data */
 	S_MID_FIN,    /* picked up mid-stream; the server's first segment is its FIN */
+	S_ONE_WAY_CONT, /* S_ONE_WAY, then a blind ACK in the client's name: contested */
+	S_FORGED_FIRST, /* a blind client ACK before the real mid-stream traffic, both ways */
+	S_SYN_FORGED, /* client SYN, a blind SYN in the server's name, then the real handshake */
 	S_MAX
 };
 
@@ -358,6 +361,38 @@ static int setup(struct rg_env *e, struct conn *c, int scen)
 		xmit_all(e, c, SRV, TF_ACK | TF_FIN, 0);
 		xmit_all(e, c, CLI, TF_ACK, 0);
 		return RG_ST_FIN_WAIT;
+	case S_ONE_WAY_CONT:
+	case S_FORGED_FIRST: {
+		/* Far from every real number: the forger is blind. */
+		struct pktspec fs = seg(c, CLI, c->nxt[CLI] + 0x40000000, c->isn[SRV] + 0x40000000,
+					TF_ACK, 0);
+
+		c->midstream = 1;
+		if (scen == S_FORGED_FIRST) {
+			CHECK(env_run_spec(e, &fs) == XDP_PASS, "%s: forged ACK passes", c->name);
+			c->tracked = 1;
+		}
+		xmit(e, c, CLI, TF_ACK | TF_PSH, 100, c->isn[SRV]);
+		if (scen == S_ONE_WAY_CONT) {
+			CHECK(env_run_spec(e, &fs) == XDP_PASS, "%s: forged ACK passes", c->name);
+			return RG_ST_ONE_WAY;
+		}
+		/* The server's answer restarts the contested entry, the client's verifies it. */
+		xmit_all(e, c, SRV, TF_ACK | TF_PSH, 300);
+		xmit_all(e, c, CLI, TF_ACK, 0);
+		return RG_ST_ESTABLISHED;
+	}
+	case S_SYN_FORGED: {
+		struct pktspec fs;
+
+		xmit(e, c, CLI, TF_SYN, 0, 0);
+		fs = seg(c, SRV, c->isn[SRV] + 0x40000000, 0, TF_SYN, 0);
+		CHECK(env_run_spec(e, &fs) == XDP_PASS, "%s: forged SYN passes", c->name);
+		/* Only the real responder knows the ISN its SYN-ACK acks: it replaces the SYN. */
+		xmit_all(e, c, SRV, TF_SYN | TF_ACK, 0);
+		xmit_all(e, c, CLI, TF_ACK, 0);
+		return RG_ST_ESTABLISHED;
+	}
 	}
 	return -1;
 }
@@ -493,8 +528,10 @@ static const struct rst_case cases[] = {
 	  TF_RST | TF_ACK, AK_ISN1, 0, VALID },
 	{ "second SYN with another ISN: refusal of the second", S_SYN_RETX, 0, SRV, A_ABS, 0,
 	  TF_RST | TF_ACK, AK_ISN2, 0, VALID },
+	/* Two ISNs in the initiator's name: either may be a forger's, so the entry is contested
+	 * and other RSTs pass (the SYN-SENT stack checks the ACK itself). */
 	{ "second SYN with another ISN: wrong ack", S_SYN_RETX, 0, SRV, A_ABS, 0, TF_RST | TF_ACK,
-	  AK_ISN1, 1, DROP(RG_R_SYN_SENT_BAD_ACK) },
+	  AK_ISN1, 1, PASSED(RG_R_UNVERIFIED) },
 
 	/* TIME-WAIT (L4): exact RSTs are policy timewait, the rest out of window. */
 	{ "TIME-WAIT: exact RST to the closer, accepted", S_TIME_WAIT, 0, SRV, A_HI, 0, TF_RST,
@@ -536,6 +573,27 @@ static const struct rst_case cases[] = {
 	  TF_RST, VALID },
 	{ "one way: RST from the seen side at its seq end", S_ONE_WAY, 0, CLI, A_HI, 0, TF_RST,
 	  VALID },
+	/* One-sided state contradicted by a blind segment decides nothing (flow.h, flow_contest):
+	 * the legitimate reset passes, as does any other, whatever policy unknown says. */
+	{ "one way, contested: RST from the seen side at its seq end", S_ONE_WAY_CONT, 0, CLI, A_HI,
+	  0, TF_RST, PASSED(RG_R_UNVERIFIED) },
+	{ "one way, contested: any RST from the unseen side", S_ONE_WAY_CONT, 0, SRV, A_LO, 12345,
+	  TF_RST, PASSED(RG_R_UNVERIFIED) },
+	{ "one way, contested: monitor", S_ONE_WAY_CONT, RG_P_MONITOR, SRV, A_LO, 12345, TF_RST,
+	  PASSED(RG_R_UNVERIFIED) },
+	/* A forger first on an untracked connection: the real traffic of both sides takes over. */
+	{ "forged first, both real sides since: exact from server", S_FORGED_FIRST, 0, SRV, A_HI, 0,
+	  TF_RST, VALID },
+	{ "forged first, both real sides since: exact from client", S_FORGED_FIRST, 0, CLI, A_HI, 0,
+	  TF_RST, VALID },
+	{ "forged first, both real sides since: one above", S_FORGED_FIRST, 0, SRV, A_HI, 1, TF_RST,
+	  DROP(RG_R_INEXACT) },
+	{ "forged first, both real sides since: far", S_FORGED_FIRST, 0, SRV, A_HI, 0x40000000,
+	  TF_RST, DROP(RG_R_OUT_OF_WINDOW) },
+	{ "forged responder SYN, then the real handshake: exact", S_SYN_FORGED, 0, SRV, A_HI, 0,
+	  TF_RST, VALID },
+	{ "forged responder SYN, then the real handshake: at the forged ISN+1", S_SYN_FORGED, 0,
+	  SRV, A_HI, 0x40000000, TF_RST, DROP(RG_R_OUT_OF_WINDOW) },
 	/* Both directions seen: judged like a tracked flow, windows read with shift 14. */
 	{ "mid-stream, both seen: exact from server", S_MIDSTREAM, 0, SRV, A_HI, 0, TF_RST, VALID },
 	{ "mid-stream, both seen: exact from client", S_MIDSTREAM, 0, CLI, A_HI, 0, TF_RST, VALID },
