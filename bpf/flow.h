@@ -203,19 +203,21 @@ static __always_inline int seg_continues(const struct rg_dir *d, __u8 df, const 
 	return !(df & RG_D_ACK) || seq_near(p->ack, d->ack);
 }
 
-/* Marks the entry contested; one that already was restarts from this segment. Returns 1 when the
- * entry changed. fflags may race with the other direction clearing it: either order is a state
- * some interleaving of the two segments would give. */
+/* Marks the entry contested and restarts it from this segment: the real endpoints keep talking,
+ * so the newest segment brings the entry back to them, and the first plausible answer from the
+ * other side ends the contest. A SYN still awaiting its answer is kept instead: only the real
+ * responder can ack it, so its SYN-ACK ends the contest at once. fflags may race with the other
+ * direction clearing it: either order is a state some interleaving of the two segments gives. */
 static __always_inline int flow_contest(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
 {
 	struct rg_flow nf0 = {};
+	__u8 a = f->dflags[0], b = f->dflags[1];
 
-	if (!(f->fflags & RG_F_CONTESTED)) {
+	if (((a & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(b)) ||
+	    ((b & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(a)) || !flow_new(&nf0, s, p, now)) {
 		f->fflags |= RG_F_CONTESTED;
 		return 1;
 	}
-	if (!flow_new(&nf0, s, p, now))
-		return 0;
 	nf0.fflags |= RG_F_CONTESTED;
 	*f = nf0;
 	return 1;
@@ -237,7 +239,7 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 	__u8 sf = f->dflags[s], rf = f->dflags[!s];
 	__u8 fl = p->flags;
 	struct rg_dir *ds = &f->d[s];
-	int verified = dir_seen(sf) && dir_seen(rf);
+	int verified = flow_verified(f);
 	__u32 end, win;
 	__u8 nf;
 
@@ -320,7 +322,14 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 			ds->isn = p->seq;
 			f->pending |= RG_PEND_SYNACK;
 		} else if (!verified) {
-			f->fflags |= RG_F_CONTESTED;
+			/* Unverified: a retransmission of the SYN-ACK an entry was picked up from
+			 * continues it (its data starts after the SYN); anything else contradicts. */
+			struct pkt q = *p;
+
+			q.seq++;
+			if (!(dir_seen(sf) && !dir_seen(rf) && seg_continues(ds, sf, &q)) &&
+			    !(!dir_seen(sf) && (f->fflags & RG_F_MIDSTREAM) && seg_plausible(f, s, &q)))
+				f->fflags |= RG_F_CONTESTED;
 		}
 		return 0;
 	}
@@ -353,11 +362,20 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		rf = f->dflags[!s];
 		verified = 1;
 	}
-	if (!dir_seen(rf)) {
+	if (verified) {
+		if (!seg_plausible(f, s, p))
+			return 0;
+	} else if (!dir_seen(rf)) {
 		/* Only this side seen so far: the segment must continue it. */
 		if (!seg_continues(ds, sf, p))
 			return flow_contest(f, s, p, now);
-	} else if (!dir_seen(sf)) {
+	} else if (dir_seen(sf)) {
+		/* Both sides sent only SYNs (simultaneous open, or one of them forged): this one
+		 * must acknowledge the other's, which makes the first round trip. */
+		if (!seg_plausible(f, s, p))
+			return flow_contest(f, s, p, now);
+		f->fflags &= ~RG_F_CONTESTED;
+	} else {
 		/* The second side's first segment: a flow picked up mid-stream, or one whose
 		 * SYN-ACK went another way while its initiator went on with ACKs (asymmetric
 		 * return path). In a true SYN-SENT (the other side sent only its SYN) an ACK
@@ -370,8 +388,6 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		ds->max_win = (__u32)p->win << 14;
 		f->last_seen = now;
 		return 1;
-	} else if (!seg_plausible(f, s, p)) {
-		return 0;
 	}
 	/* The old connection is alive: whatever SYN was remembered was stale or forged. */
 	if (f->pending)

@@ -37,6 +37,14 @@ static __always_inline int fin_acked(const struct rg_flow *f, int dir)
 	       !seq_before(f->d[!dir].ack, f->d[dir].seq_end);
 }
 
+/* Both sides seen and one acknowledged the other: the first round trip, which a blind forger
+ * cannot join (see flow_contest in flow.h). */
+static __always_inline int flow_verified(const struct rg_flow *f)
+{
+	return dir_seen(f->dflags[0]) && dir_seen(f->dflags[1]) &&
+	       ((f->dflags[0] | f->dflags[1]) & RG_D_ACK);
+}
+
 /* The state is derived from per-direction flags rather than stored, so that no field is written
  * by both directions (see flow_track). */
 static __always_inline int flow_state(const struct rg_flow *f)

@@ -310,8 +310,10 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	now = rg_now();
 	*nowp = now;
 	st = flow_state(f);
+	/* A contested entry may have timed out as one-way while the real connection, whose
+	 * segments it could not verify, lives on: it still decides nothing. */
 	if (now - f->last_seen > state_timeout(pol, st))
-		return RG_R_NO_FLOW;
+		return (f->fflags & RG_F_CONTESTED) ? RG_R_UNVERIFIED : RG_R_NO_FLOW;
 	*fout = f;
 	*dout = s;
 	sf = f->dflags[s];
@@ -336,7 +338,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 		return RG_R_VALID;
 	/* One-sided state that segments contradicted (flow.h, flow_contest): it may be a forger's,
 	 * so it decides nothing. */
-	if ((f->fflags & RG_F_CONTESTED) && (!dir_seen(sf) || !dir_seen(rf)))
+	if ((f->fflags & RG_F_CONTESTED) && !flow_verified(f))
 		return RG_R_UNVERIFIED;
 	if ((rf & RG_D_SYN) && !(sf & RG_D_ACK) && !dir_seen(sf) && !(rf & RG_D_ACK))
 		return RG_R_SYN_SENT_BAD_ACK;
@@ -354,7 +356,9 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	else
 		return RG_R_ONE_WAY;
 	hi = f->d[s].seq_end;
-	if (seq_in(seq, (sf & RG_D_FIN) ? lo - 1 : lo, hi))
+	/* RCV.NXT-1 after the sender's FIN; on an entry picked up (or restarted) mid-stream that FIN
+	 * may have gone by unseen. */
+	if (seq_in(seq, ((sf & RG_D_FIN) || (f->fflags & RG_F_MIDSTREAM)) ? lo - 1 : lo, hi))
 		return st == RG_ST_TIME_WAIT ? RG_R_TIMEWAIT : RG_R_VALID;
 	if (st != RG_ST_TIME_WAIT && seq_in(seq, lo, hi + f->d[!s].max_win))
 		return RG_R_INEXACT;

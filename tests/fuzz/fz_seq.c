@@ -64,6 +64,7 @@ struct seq {
 	int nsyn[2];
 	__u32 last_fseq, last_fack;
 	__u32 fend[2][16];      /* sequence ends of forged segments, per canonical direction */
+	__u32 fack[2][16];      /* and their ACK fields */
 	int nfend[2];
 	/* host role */
 	int stack_synced;       /* the stack has consumed everything XDP passed */
@@ -97,15 +98,21 @@ static void note_syn(struct seq *s, int dir, __u32 seq)
 }
 
 /* The forger's own edges: where its segments in a direction's name ended (the newest 16). */
-static void note_fend(struct seq *s, int dir, __u32 end)
+static void note_fend(struct seq *s, int dir, __u32 end, __u32 ack)
 {
+	s->fack[dir][s->nfend[dir] % 16] = ack;
 	s->fend[dir][s->nfend[dir]++ % 16] = end;
 }
 
-static int fend_has(const struct seq *s, int dir, __u32 v)
+/* An RST in direction dir at an edge the forger supplied: the end of its own segment in that
+ * name, or the ACK of one in the other name (the one-way rules' two edges). */
+static int forged_edge(const struct seq *s, int dir, __u32 seq)
 {
 	for (int i = 0; i < s->nfend[dir] && i < 16; i++)
-		if (s->fend[dir][i] == v)
+		if (s->fend[dir][i] == seq)
+			return 1;
+	for (int i = 0; i < s->nfend[!dir] && i < 16; i++)
+		if (s->fack[!dir][i] == seq)
 			return 1;
 	return 0;
 }
@@ -357,7 +364,8 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 		return RG_R_ONE_WAY;
 	hi = snd->end;
 	st = g_state(g);
-	if (m_in(p->seq, snd->fin ? lo - 1 : lo, hi))
+	/* After the sender's FIN, RCV.NXT-1 too; mid-stream that FIN may have gone by unseen. */
+	if (m_in(p->seq, (snd->fin || g->midstream) ? lo - 1 : lo, hi))
 		return st == RG_ST_TIME_WAIT ? RG_R_TIMEWAIT : RG_R_VALID;
 	if (st != RG_ST_TIME_WAIT && m_in(p->seq, lo, hi + rcv->maxwin))
 		return RG_R_INEXACT;
@@ -540,7 +548,7 @@ static void forged_segment(struct seq *s, int from, int dir, const struct mpkt *
 {
 	struct rg_flow af;
 	int afound = dp_entry(mp, &af);
-	int two_sided = bfound && dp_seen(bf->dflags[0]) && dp_seen(bf->dflags[1]);
+	int two_sided = dp_round_trip(bfound, bf);
 	const struct ep *me = &s->e[from], *peer = &s->e[!from];
 
 	if (!(mp->flags & (M_SYN | M_ACK)))
@@ -556,7 +564,7 @@ static void forged_segment(struct seq *s, int from, int dir, const struct mpkt *
 	if (dp_round_trip(afound, &af) && !dp_round_trip(bfound, bf) && (mp->flags & M_ACK) &&
 	    fend_acked(s, !dir, mp->ack))
 		set_mode(s, UNSURE, "forged segments built a round trip of their own");
-	note_fend(s, dir, seg_end(mp));
+	note_fend(s, dir, seg_end(mp), (mp->flags & M_ACK) ? mp->ack : seg_end(mp));
 }
 
 enum { LEGIT, FORGED };
@@ -646,26 +654,26 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 	/* Gateway role. `unverified` only ever comes from a contested one-sided entry. */
 	afound = dp_entry(&mp, &af);
 	if (o.reason == RG_R_UNVERIFIED &&
-	    !(afound && (af.fflags & RG_F_CONTESTED) &&
-	      !(dp_seen(af.dflags[0]) && dp_seen(af.dflags[1]))))
-		fz_fail("gateway: unverified verdict on an entry that is not contested and one-sided");
+	    !(afound && (af.fflags & RG_F_CONTESTED) && !dp_round_trip(afound, &af)))
+		fz_fail("gateway: unverified verdict on an entry not contested or past its round trip");
 	expect = g_judge(&s->g, dir, &mp);
 	if (s->mode == CLEAN) {
 		fz_expect(&o, expect, kind == LEGIT ? "gateway: legitimate reset" :
 			  "gateway: forged reset");
 	} else if (s->mode == BLIND) {
 		/* A legitimate reset stays valid, or passes as unverified where forgeries
-		 * contested the one-sided state it would be judged by. */
+		 * contested the one-sided state it would be judged by; one hitting TIME-WAIT may
+		 * pass as valid where the contest hid a FIN. */
 		if (kind == LEGIT && (expect == RG_R_VALID || expect == RG_R_TIMEWAIT) &&
-		    o.reason != RG_R_UNVERIFIED)
+		    o.reason != RG_R_UNVERIFIED && !(expect == RG_R_TIMEWAIT && o.reason == RG_R_VALID))
 			fz_expect(&o, expect, "gateway: legitimate reset after blind forgeries");
 		/* A forged reset is not valid unless the view says so, it refuses a SYN seen on
-		 * the 4-tuple (the documented SYN-SENT and re-open refusals), or it sits at the
-		 * end of the forger's own segment: the state it resets may be the forger's, and
-		 * the endpoint judges it as without a filter. */
+		 * the 4-tuple (the documented SYN-SENT and re-open refusals), or it sits at an
+		 * edge the forger's own segments supplied: the state it resets may be the
+		 * forger's, and the endpoint judges it as without a filter. */
 		if (kind == FORGED && o.reason == RG_R_VALID && expect != RG_R_VALID &&
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
-		    !fend_has(s, dir, mp.seq))
+		    !forged_edge(s, dir, mp.seq))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
 				mp.seq, mp.ack, fz_reason_name[expect]);
 		/* A divergence leaves the entry where the view cannot follow it, except a pass as
