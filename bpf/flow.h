@@ -205,17 +205,19 @@ static __always_inline int seg_continues(const struct rg_dir *d, __u8 df, const 
 
 /* Marks the entry contested and restarts it from this segment: the real endpoints keep talking,
  * so the newest segment brings the entry back to them, and the first plausible answer from the
- * other side ends the contest. A SYN still awaiting its answer is kept instead: only the real
- * responder can ack it, so its SYN-ACK ends the contest at once. fflags may race with the other
- * direction clearing it: either order is a state some interleaving of the two segments gives. */
+ * other side ends the contest. A SYN in this segment's name still awaiting its answer is kept
+ * instead (only the real responder can ack it, and its SYN-ACK ends the contest at once), and
+ * the entry stays alive while that side talks, so a SYN planted when it expires cannot pass for
+ * the state of a live connection. fflags may race with the other direction clearing it: either
+ * order is a state some interleaving of the two segments gives. */
 static __always_inline int flow_contest(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
 {
 	struct rg_flow nf0 = {};
-	__u8 a = f->dflags[0], b = f->dflags[1];
 
-	if (((a & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(b)) ||
-	    ((b & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(a)) || !flow_new(&nf0, s, p, now)) {
+	if (((f->dflags[s] & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(f->dflags[!s])) ||
+	    !flow_new(&nf0, s, p, now)) {
 		f->fflags |= RG_F_CONTESTED;
+		f->last_seen = now;
 		return 1;
 	}
 	nf0.fflags |= RG_F_CONTESTED;
@@ -272,10 +274,11 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 			return 0;
 		}
 		/* The other side sent only a SYN and this one never spoke: simultaneous open, or a
-		 * SYN forged in the other's name ahead of this real one. Kept, so that the refusal
-		 * of this SYN is recognised either way. */
+		 * SYN forged in either name. Kept, so that the refusal of either is recognised, but
+		 * contested: no band comes of two SYNs until one side acknowledges the other. */
 		if (!dir_seen(sf) && (rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN) {
 			dir_init(f, s, p, RG_D_SYN | (p->wscale << 4));
+			f->fflags |= RG_F_CONTESTED;
 			return 1;
 		}
 		/* A SYN on a live flow: the peer lost its state and opens anew on the same 4-tuple,
@@ -303,7 +306,8 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1)) {
 			struct rg_dir di = { .isn = p->ack - 1, .seq_end = p->ack,
 					     .max_win = f->d[!s].max_win };
-			__u8 dfi = (rf & 0xf0) | RG_D_SYN;
+			/* An ACK claimed in its name went before the answer it needed: not its. */
+			__u8 dfi = rf & ~RG_D_ACK;
 
 			if (s) {
 				f->d[0] = di;

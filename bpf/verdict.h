@@ -318,17 +318,6 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	*dout = s;
 	sf = f->dflags[s];
 	rf = f->dflags[!s];
-	/* The refusal of a SYN that re-opens a live 4-tuple (flow_update keeps it pending). A
-	 * refusal answers a segment without ACK, so its own sequence is 0 (RFC 9293 3.10.7.1);
-	 * insisting on it leaves a forger who sent the SYN one fixed guess, not a free one. */
-	if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && (p->flags & TCPF_ACK) &&
-	    p->ack == f->d[!s].isn + 1 && seq == 0) {
-		/* Passed, but the entry is not closed: a live receiver discards seq 0, and a forger
-		 * must not be able to end the tracking of a live connection. */
-		f->pending = 0;
-		*fout = NULL;
-		return RG_R_VALID;
-	}
 	/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
 	 * retransmission's, so a forged SYN cannot make the real refusal look wrong; and an ACK
 	 * claimed from the receiver's side since (forged, or its SYN-ACK went another way) does
@@ -360,6 +349,18 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	 * may have gone by unseen. */
 	if (seq_in(seq, ((sf & RG_D_FIN) || (f->fflags & RG_F_MIDSTREAM)) ? lo - 1 : lo, hi))
 		return st == RG_ST_TIME_WAIT ? RG_R_TIMEWAIT : RG_R_VALID;
+	/* The refusal of a SYN that re-opens a live 4-tuple (flow_update keeps it pending), when
+	 * it does not reset the live connection itself (seq 0 may fall in its band). A
+	 * refusal answers a segment without ACK, so its own sequence is 0 (RFC 9293 3.10.7.1);
+	 * insisting on it leaves a forger who sent the SYN one fixed guess, not a free one. */
+	if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && (p->flags & TCPF_ACK) &&
+	    p->ack == f->d[!s].isn + 1 && seq == 0) {
+		/* Passed, but the entry is not closed: a live receiver discards seq 0, and a forger
+		 * must not be able to end the tracking of a live connection. */
+		f->pending = 0;
+		*fout = NULL;
+		return RG_R_VALID;
+	}
 	if (st != RG_ST_TIME_WAIT && seq_in(seq, lo, hi + f->d[!s].max_win))
 		return RG_R_INEXACT;
 	return RG_R_OUT_OF_WINDOW;

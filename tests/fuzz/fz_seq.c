@@ -543,12 +543,33 @@ static int near_w(__u32 v, __u32 ref)
 
 /* After a forged segment (gateway role), given the entry before it: did the forger hit a window
  * the gateway must allow, or complete a round trip of its own? Then the oracle cannot tell. */
+/* Has the data plane's entry timed out (so the next segment replaces it)? Read with the view's
+ * rules: the entry's flags as a view. */
+static int dp_expired(const struct rg_flow *f)
+{
+	struct gview g;
+
+	memset(&g, 0, sizeof(g));
+	g.exists = 1;
+	g.midstream = !!(f->fflags & RG_F_MIDSTREAM);
+	g.last_seen = f->last_seen;
+	for (int d = 0; d < 2; d++) {
+		g.d[d].syn = !!(f->dflags[d] & RG_D_SYN);
+		g.d[d].ack = !!(f->dflags[d] & RG_D_ACK);
+		g.d[d].fin = !!(f->dflags[d] & RG_D_FIN);
+		g.d[d].rst = !!(f->dflags[d] & RG_D_RST);
+		g.d[d].end = f->d[d].seq_end;
+		g.d[d].ackv = f->d[d].ack;
+	}
+	return !g_live(&g);
+}
+
 static void forged_segment(struct seq *s, int from, int dir, const struct mpkt *mp, int bfound,
 			   const struct rg_flow *bf)
 {
 	struct rg_flow af;
 	int afound = dp_entry(mp, &af);
-	int two_sided = dp_round_trip(bfound, bf);
+	int two_sided = dp_round_trip(bfound, bf) && !dp_expired(bf);
 	const struct ep *me = &s->e[from], *peer = &s->e[!from];
 
 	if (!(mp->flags & (M_SYN | M_ACK)))
