@@ -66,6 +66,8 @@ static struct json_object *flow_json(const struct flow_view *v, uint32_t now,
 			       json_object_new_boolean(age > rg_policy_timeout(pol, st)));
 	json_object_object_add(o, "midstream",
 			       json_object_new_boolean(v->f.fflags & RG_F_MIDSTREAM));
+	json_object_object_add(o, "contested",
+			       json_object_new_boolean(v->f.fflags & RG_F_CONTESTED));
 	for (int d = 0; d < 2; d++) {
 		const struct rg_dir *r = &v->f.d[d];
 		struct json_object *e = json_object_new_object(), *fl = json_object_new_array();
@@ -102,9 +104,10 @@ static void flow_print(const struct flow_view *v, uint32_t now, const struct rg_
 
 	for (int i = 0; i < 2; i++)
 		snprintf(ep[i], sizeof(ep[i]), v->v6 ? "[%s]:%u" : "%s:%u", v->addr[i], v->port[i]);
-	printf("%s <-> %s  %s, age %us%s%s\n", ep[0], ep[1], rg_state_names[st], age,
+	printf("%s <-> %s  %s, age %us%s%s%s\n", ep[0], ep[1], rg_state_names[st], age,
 	       age > rg_policy_timeout(pol, st) ? ", expired" : "",
-	       v->f.fflags & RG_F_MIDSTREAM ? ", picked up mid-stream" : "");
+	       v->f.fflags & RG_F_MIDSTREAM ? ", picked up mid-stream" : "",
+	       v->f.fflags & RG_F_CONTESTED ? ", contested (RSTs pass unverified)" : "");
 	for (int d = 0; d < 2; d++) {
 		const struct rg_dir *r = &v->f.d[d];
 		int w = wscale_of(v->f.dflags[d]);

@@ -602,6 +602,11 @@ static const struct rst_case cases[] = {
 	  DROP(RG_R_INEXACT) },
 	{ "mid-stream, both seen: just outside the window", S_MIDSTREAM, 0, SRV, A_WIN, 1, TF_RST,
 	  DROP(RG_R_OUT_OF_WINDOW) },
+	/* Picked up mid-stream, a FIN may have gone by unseen: RCV.NXT-1 passes, not one lower. */
+	{ "mid-stream, both seen: one below the band", S_MIDSTREAM, 0, SRV, A_LO, -1, TF_RST,
+	  VALID },
+	{ "mid-stream, both seen: two below the band", S_MIDSTREAM, 0, SRV, A_LO, -2, TF_RST,
+	  DROP(RG_R_OUT_OF_WINDOW) },
 	{ "mid-stream, server's first segment is a FIN: exact", S_MID_FIN, 0, SRV, A_HI, 0, TF_RST,
 	  VALID },
 	{ "mid-stream, server's first segment is a FIN: FIN slack", S_MID_FIN, 0, SRV, A_HI, -1,
