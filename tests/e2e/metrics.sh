@@ -109,6 +109,9 @@ def traffic(a):
     seg(ia, 2002, "R", 42)                                # no_flow
     seg(ia, 3003, "A", 7000, 9000, load=b"y" * 10)        # picked up mid-stream, one way
     seg(ia, 3003, "R", 1234)                              # one_way
+    seg(ia, 3004, "A", 7000, 9000, load=b"y" * 10)        # one way, then a segment far from it:
+    seg(ia, 3004, "A", 7000 + (1 << 30), 9000 + (1 << 30))  # contested
+    seg(ia, 3004, "R", 1234)                              # unverified
     seg(ia, 4004, "S", 100)                               # SYN-SENT ...
     seg(ia, 4004, "RA", 0, 999, back=True)                # ... syn_sent_bad_ack
     handshake(ia, 5005)                                   # closed both ways: TIME-WAIT
