@@ -20,12 +20,6 @@
 #include "state.h"
 #include "util.h"
 
-/* The kernel's own "operation not supported" (not in libc's errno.h), which BPF returns for a
- * map type without batch operations. */
-#ifndef ENOTSUPP
-#define ENOTSUPP 524
-#endif
-
 #ifndef RG_VERSION
 #define RG_VERSION "0.1.0"
 #endif
@@ -211,80 +205,6 @@ static int read_counters(const struct rg_state *st, struct slot_data *d, bool pe
 	return err;
 }
 
-/*
- * Entries of a hash map. get_next_key costs one syscall per entry (about a second for a
- * million); BPF_MAP_LOOKUP_BATCH walks whole buckets per call, thousands of entries at a time.
- * Its values buffer is mandatory, so values are copied and ignored. Kernels without batch
- * support for the map type fall back to the key walk.
- */
-static int count_entries(int fd, uint64_t *n)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	struct bpf_map_info info = {};
-	__u32 ilen = sizeof(info), chunk = 4096, in = 0, out = 0;
-	void *keys = NULL, *vals = NULL, *cur = NULL, *next = NULL;
-	bool first = true;
-	int err = 0;
-
-	*n = 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
-		return -errno;
-	for (;;) {
-		__u32 cnt = chunk;
-
-		if (!keys) {
-			keys = malloc((size_t)chunk * info.key_size);
-			vals = malloc((size_t)chunk * info.value_size);
-			if (!keys || !vals) {
-				err = -ENOMEM;
-				break;
-			}
-		}
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, &bo);
-		if (err && errno == ENOSPC && cnt == 0 && chunk < (1u << 20)) {
-			/* One bucket holds more than a chunk: retry the same position, larger. */
-			chunk *= 2;
-			free(keys);
-			free(vals);
-			keys = vals = NULL;
-			continue;
-		}
-		if (err && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		*n += cnt;
-		if (err) { /* ENOENT: that was the last batch */
-			err = 0;
-			break;
-		}
-		in = out;
-		first = false;
-	}
-	free(keys);
-	free(vals);
-	if (!err || !first || (err != -EINVAL && err != -ENOTSUPP && err != -EOPNOTSUPP))
-		return err;
-
-	cur = malloc(info.key_size);
-	next = malloc(info.key_size);
-	*n = 0;
-	err = cur && next ? 0 : -ENOMEM;
-	if (!err) {
-		bool have = false;
-
-		while (bpf_map_get_next_key(fd, have ? cur : NULL, next) == 0) {
-			(*n)++;
-			memcpy(cur, next, info.key_size);
-			have = true;
-		}
-		err = errno == ENOENT ? 0 : -errno;
-	}
-	free(cur);
-	free(next);
-	return err;
-}
-
 static void snapshot_free(struct snapshot *s)
 {
 	if (!s)
@@ -330,7 +250,7 @@ static int snapshot_read(const struct rg_metrics_opts *o, struct snapshot *s)
 		s->have_flows[f] = true;
 		if ((err = rg_map_max_entries(fd, &s->capacity[f])))
 			goto out;
-		if (!o->no_flow_count && (err = count_entries(fd, &s->flows[f])))
+		if (!o->no_flow_count && (err = rg_map_count(fd, &s->flows[f])))
 			goto out;
 	}
 	s->counted = !o->no_flow_count;

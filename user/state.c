@@ -12,6 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The kernel's own "operation not supported" (not in libc's errno.h), which BPF returns for a
+ * map type without batch operations. */
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
 const char *const rg_map_names[RG_M_MAX] = {
 	[RG_M_POLICY] = "rg_policy",   [RG_M_STATS] = "rg_stats",   [RG_M_PORTS] = "rg_ports",
 	[RG_M_PROTECT] = "rg_protect", [RG_M_EXEMPT] = "rg_exempt", [RG_M_FLOWS4] = "rg_flows4",
@@ -223,30 +229,89 @@ int rg_stats_clear(const struct rg_state *st, uint32_t slot)
 	return err;
 }
 
-static int count_keys(int fd, size_t key_size, uint64_t *n)
+/*
+ * Entries of a hash map. get_next_key costs one syscall per entry (about a second for a
+ * million); BPF_MAP_LOOKUP_BATCH walks whole buckets per call, thousands of entries at a time.
+ * Its values buffer is mandatory, so values are copied and ignored. Kernels without batch
+ * support for the map type fall back to the key walk.
+ */
+int rg_map_count(int fd, uint64_t *n)
 {
-	unsigned char cur[64], next[64];
-	void *prev = NULL;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info), chunk = 4096, in = 0, out = 0;
+	void *keys = NULL, *vals = NULL, *cur = NULL, *next = NULL;
+	bool first = true;
+	int err = 0;
 
 	*n = 0;
-	if (fd < 0)
-		return 0;
-	if (key_size > sizeof(cur))
-		return -EINVAL;
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		(*n)++;
-		memcpy(cur, next, key_size);
-		prev = cur;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return -errno;
+	for (;;) {
+		__u32 cnt = chunk;
+
+		if (!keys) {
+			keys = malloc((size_t)chunk * info.key_size);
+			vals = malloc((size_t)chunk * info.value_size);
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, &bo);
+		if (err && errno == ENOSPC && cnt == 0 && chunk < (1u << 20)) {
+			/* One bucket holds more than a chunk: retry the same position, larger. */
+			chunk *= 2;
+			free(keys);
+			free(vals);
+			keys = vals = NULL;
+			continue;
+		}
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		*n += cnt;
+		if (err) { /* ENOENT: that was the last batch */
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	free(keys);
+	free(vals);
+	if (!err || !first || (err != -EINVAL && err != -ENOTSUPP && err != -EOPNOTSUPP))
+		return err;
+
+	cur = malloc(info.key_size);
+	next = malloc(info.key_size);
+	*n = 0;
+	err = cur && next ? 0 : -ENOMEM;
+	if (!err) {
+		bool have = false;
+
+		while (bpf_map_get_next_key(fd, have ? cur : NULL, next) == 0) {
+			(*n)++;
+			memcpy(cur, next, info.key_size);
+			have = true;
+		}
+		err = errno == ENOENT ? 0 : -errno;
+	}
+	free(cur);
+	free(next);
+	return err;
 }
 
 int rg_flows_count(const struct rg_state *st, uint64_t *v4, uint64_t *v6)
 {
-	int err = count_keys(st->fd[RG_M_FLOWS4], sizeof(struct rg_flow_key4), v4);
+	int err = 0;
 
-	if (!err)
-		err = count_keys(st->fd[RG_M_FLOWS6], sizeof(struct rg_flow_key6), v6);
+	*v4 = *v6 = 0;
+	if (st->fd[RG_M_FLOWS4] >= 0)
+		err = rg_map_count(st->fd[RG_M_FLOWS4], v4);
+	if (!err && st->fd[RG_M_FLOWS6] >= 0)
+		err = rg_map_count(st->fd[RG_M_FLOWS6], v6);
 	return err;
 }
 

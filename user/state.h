@@ -65,6 +65,8 @@ int rg_stats_clear(const struct rg_state *st, uint32_t slot);
 
 /* Entries in the flow tables (expired ones included until the LRU reuses them). */
 int rg_flows_count(const struct rg_state *st, uint64_t *v4, uint64_t *v6);
+/* Entries of a hash map, by batch lookups where the kernel has them. */
+int rg_map_count(int fd, uint64_t *n);
 int rg_map_max_entries(int fd, uint32_t *n);
 
 /* Protected ports as a 65536-bit bitmap (RG_PORT_WORDS words). */
