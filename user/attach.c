@@ -309,7 +309,7 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static int attach_one(struct target *t, const struct rg_state *st, uint32_t flows)
+static int attach_one(struct target *t, const struct rg_state *st, const struct rg_flow_sizes *sz)
 {
 	struct rg_iface rec = {}, undo = t->had_record ? t->old : (struct rg_iface){};
 	char path[PATH_MAX];
@@ -326,7 +326,7 @@ static int attach_one(struct target *t, const struct rg_state *st, uint32_t flow
 		unlink(path);
 		pr_info("%s: removed a stale link pin (the interface was recreated)\n", t->name);
 	}
-	rc = rg_load_instance(t->role, t->slot, t->l3, flows, &skel);
+	rc = rg_load_instance(t->role, t->slot, t->l3, sz, &skel);
 	if (rc)
 		return rc;
 	prog_fd = bpf_program__fd(skel->progs.rstguard_xdp);
@@ -427,7 +427,7 @@ static struct json_object *target_json(const struct target *t)
 static void attach_usage(void)
 {
 	printf("Usage: rstguard attach IFACE... [--role host|gateway|both] [--xdp-mode native|skb]\n"
-	       "                        [--flows N] [-j] [-v] [--pin-dir DIR]\n"
+	       "                        [--flows N] [--flows6 N] [-j] [-v] [--pin-dir DIR]\n"
 	       "\n"
 	       "Attaches the filter to each interface and returns; it stays in place (pinned links\n"
 	       "and maps under the pin dir). All interfaces share one flow table and one policy.\n"
@@ -438,7 +438,8 @@ static void attach_usage(void)
 	       "                    shared flow table; both (default): local destinations by socket,\n"
 	       "                    forwarded ones by flow table\n"
 	       "  --xdp-mode MODE   native (default; fails rather than falling back) or skb\n"
-	       "  --flows N         flow table size when it is created (default %u, %u-%u)\n",
+	       "  --flows N         IPv4 flow table size when it is created (default %u, %u-%u)\n"
+	       "  --flows6 N        IPv6 flow table size when it is created (default: as --flows)\n",
 	       RG_DEFAULT_FLOWS, RG_MIN_FLOWS, RG_MAX_FLOWS);
 }
 
@@ -448,10 +449,12 @@ int do_attach(int argc, char **argv)
 		{ "role", required_argument, NULL, 'r' },
 		{ "xdp-mode", required_argument, NULL, 'm' },
 		{ "flows", required_argument, NULL, 'f' },
+		{ "flows6", required_argument, NULL, 'F' },
 		RG_COMMON_LONGOPTS,
 		{}
 	};
-	uint32_t role = RG_ROLE_BOTH, mode = XDP_FLAGS_DRV_MODE, flows_req = 0, flows;
+	uint32_t role = RG_ROLE_BOTH, mode = XDP_FLAGS_DRV_MODE;
+	struct rg_flow_sizes req = {}, sizes;
 	bool role_given = false, mode_given = false, slot_taken[RG_MAX_IFACES] = {};
 	struct rg_iface recs[RG_MAX_IFACES];
 	struct json_object *out = NULL, *arr = NULL;
@@ -478,9 +481,10 @@ int do_attach(int argc, char **argv)
 			mode_given = true;
 			break;
 		case 'f':
-			if (parse_u32(optarg, RG_MIN_FLOWS, RG_MAX_FLOWS, &flows_req))
-				return rg_fail(RC_USAGE, "invalid --flows '%s': a number from %u to %u",
-					       optarg, RG_MIN_FLOWS, RG_MAX_FLOWS);
+		case 'F':
+			if (parse_u32(optarg, RG_MIN_FLOWS, RG_MAX_FLOWS, c == 'f' ? &req.v4 : &req.v6))
+				return rg_fail(RC_USAGE, "invalid --flows%s '%s': a number from %u to %u",
+					       c == 'f' ? "" : "6", optarg, RG_MIN_FLOWS, RG_MAX_FLOWS);
 			break;
 		default:
 			return bad_opt("attach", c, argv);
@@ -518,18 +522,8 @@ int do_attach(int argc, char **argv)
 		rc = RC_ERR;
 		goto out;
 	}
-	if (flows_req) {
-		uint32_t have = rg_pinned_flows();
-
-		if (have && have != flows_req) {
-			rc = rg_fail(RC_USAGE,
-				     "the shared flow table already has %u entries; --flows %u cannot "
-				     "resize it while it is in use: leave out --flows, or 'rstguard "
-				     "detach --all' first (that drops tracked flows and policy)",
-				     have, flows_req);
-			goto out;
-		}
-	}
+	if ((rc = rg_flow_sizes_resolve(&req, &sizes)))
+		goto out;
 	memset(recs, 0, sizeof(recs));
 	if (!rg_state_open(&st, cli.pin_dir)) {
 		rg_ifaces_read(&st, recs);
@@ -539,14 +533,14 @@ int do_attach(int argc, char **argv)
 		if ((rc = preflight(&t[i], recs, slot_taken, role_given, role, mode_given, mode)))
 			goto out;
 
-	if ((rc = rg_maps_prepare(RG_MAPS_ALL, flows_req, &flows)))
+	if ((rc = rg_maps_prepare(RG_MAPS_ALL, &req, &sizes)))
 		goto out;
 	if (rg_state_open(&st, cli.pin_dir)) {
 		rc = rg_fail(RC_ERR, "cannot open the pinned maps under %s/maps", cli.pin_dir);
 		goto out;
 	}
 	for (int i = 0; i < n && !rc; i++) {
-		rc = attach_one(&t[i], &st, flows);
+		rc = attach_one(&t[i], &st, &sizes);
 		if (!rc)
 			done++;
 	}
@@ -560,7 +554,8 @@ int do_attach(int argc, char **argv)
 		for (int i = 0; i < done; i++)
 			json_object_array_add(arr, target_json(&t[i]));
 		json_object_object_add(out, "interfaces", arr);
-		json_object_object_add(out, "flow_table_size", json_object_new_int64(flows));
+		json_object_object_add(out, "flow_table_size", json_object_new_int64(sizes.v4));
+		json_object_object_add(out, "flow_table_size6", json_object_new_int64(sizes.v6));
 		json_print(out);
 	} else if (!cli.json) {
 		for (int i = 0; i < done; i++) {

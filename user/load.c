@@ -26,13 +26,13 @@ static bool is_policy_map(const char *name)
 	return false;
 }
 
-uint32_t rg_pinned_flows(void)
+static uint32_t pinned_entries(const char *map)
 {
 	char path[PATH_MAX];
 	uint32_t n = 0;
 	int fd;
 
-	pin_path(path, sizeof(path), "maps", "rg_flows4");
+	pin_path(path, sizeof(path), "maps", map);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
@@ -43,13 +43,13 @@ uint32_t rg_pinned_flows(void)
 }
 
 /* The flow tables and their presence filter are sized together: the filter's mask is a load-time
- * constant derived from the table size. */
-static void size_flow_table(struct rstguard *skel, uint32_t flows)
+ * constant, sized for the larger table (both share it). */
+static void size_flow_table(struct rstguard *skel, const struct rg_flow_sizes *sz)
 {
-	uint32_t words = rg_presence_words(flows);
+	uint32_t words = rg_presence_words(sz->v4 > sz->v6 ? sz->v4 : sz->v6);
 
-	bpf_map__set_max_entries(skel->maps.rg_flows4, flows);
-	bpf_map__set_max_entries(skel->maps.rg_flows6, flows);
+	bpf_map__set_max_entries(skel->maps.rg_flows4, sz->v4);
+	bpf_map__set_max_entries(skel->maps.rg_flows6, sz->v6);
 	bpf_map__set_max_entries(skel->maps.rg_presence, words);
 	skel->rodata->cfg_presence_mask = words - 1;
 }
@@ -143,20 +143,24 @@ static int set_pins(struct rstguard *skel, enum rg_map_set set, bool check)
 	return 0;
 }
 
-static uint32_t resolve_flows(uint32_t flows_req, int *rc)
+int rg_flow_sizes_resolve(const struct rg_flow_sizes *req, struct rg_flow_sizes *out)
 {
-	uint32_t have = rg_pinned_flows();
+	struct rg_flow_sizes have = { pinned_entries("rg_flows4"), pinned_entries("rg_flows6") };
 
-	*rc = 0;
-	if (flows_req && have && flows_req != have) {
-		*rc = rg_fail(RC_USAGE,
-			      "the shared flow table already has %u entries, --flows %u cannot "
-			      "resize it while it is in use: leave out --flows, or 'rstguard detach "
-			      "--all' first (drops tracked flows and policy)",
-			      have, flows_req);
-		return 0;
+	for (int v6 = 0; v6 < 2; v6++) {
+		uint32_t h = v6 ? have.v6 : have.v4, r = v6 ? req->v6 : req->v4;
+
+		if (r && h && r != h)
+			return rg_fail(RC_USAGE,
+				       "the shared %s flow table already has %u entries; --flows%s %u "
+				       "cannot resize it while it is in use: leave out --flows%s, or "
+				       "'rstguard detach --all' first (that drops tracked flows and "
+				       "policy)", v6 ? "IPv6" : "IPv4", h, v6 ? "6" : "", r,
+				       v6 ? "6" : "");
 	}
-	return have ? have : flows_req ? flows_req : RG_DEFAULT_FLOWS;
+	out->v4 = have.v4 ? have.v4 : req->v4 ? req->v4 : RG_DEFAULT_FLOWS;
+	out->v6 = have.v6 ? have.v6 : req->v6 ? req->v6 : out->v4;
+	return 0;
 }
 
 static int write_default_policy(void)
@@ -174,7 +178,8 @@ static int write_default_policy(void)
 	return 0;
 }
 
-int rg_maps_prepare(enum rg_map_set set, uint32_t flows_req, uint32_t *flows)
+int rg_maps_prepare(enum rg_map_set set, const struct rg_flow_sizes *req,
+		    struct rg_flow_sizes *out)
 {
 	char path[PATH_MAX];
 	struct rstguard *skel;
@@ -182,8 +187,7 @@ int rg_maps_prepare(enum rg_map_set set, uint32_t flows_req, uint32_t *flows)
 	bool new_policy;
 	int rc, err;
 
-	*flows = resolve_flows(flows_req, &rc);
-	if (rc)
+	if ((rc = rg_flow_sizes_resolve(req, out)))
 		return rc;
 	pin_path(path, sizeof(path), "maps", "rg_policy");
 	new_policy = access(path, F_OK) != 0;
@@ -191,7 +195,7 @@ int rg_maps_prepare(enum rg_map_set set, uint32_t flows_req, uint32_t *flows)
 	skel = rstguard__open();
 	if (!skel)
 		return rg_fail(RC_ERR, "cannot open the embedded BPF object: %s", errstr(-errno));
-	size_flow_table(skel, *flows);
+	size_flow_table(skel, out);
 	/* Only the maps are wanted here; each interface loads its own program later. */
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, false);
@@ -210,7 +214,7 @@ int rg_maps_prepare(enum rg_map_set set, uint32_t flows_req, uint32_t *flows)
 	return rc;
 }
 
-int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, uint32_t flows,
+int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, const struct rg_flow_sizes *sz,
 		     struct rstguard **out)
 {
 	struct rstguard *skel;
@@ -223,7 +227,7 @@ int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, uint32_t flows,
 	skel->rodata->cfg_role = role;
 	skel->rodata->cfg_slot = slot;
 	skel->rodata->cfg_l3 = l3;
-	size_flow_table(skel, flows);
+	size_flow_table(skel, sz);
 	rc = set_pins(skel, RG_MAPS_ALL, false);
 	if (!rc) {
 		err = rstguard__load(skel);

@@ -14,18 +14,25 @@ enum rg_map_set {
 	RG_MAPS_ALL,
 };
 
+/* Entries of the two flow tables. In a request 0 means "as pinned, or the default" (IPv4:
+ * RG_DEFAULT_FLOWS; IPv6: as IPv4). */
+struct rg_flow_sizes {
+	uint32_t v4, v6;
+};
+
+/* The sizes to use: a pinned table cannot be resized, so a request that differs from it is
+ * refused. 0, or RC_USAGE after rg_fail(). */
+int rg_flow_sizes_resolve(const struct rg_flow_sizes *req, struct rg_flow_sizes *out);
+
 /*
  * Creates and pins whatever shared map is missing, writing the default policy into a new policy
- * map. flows_req 0 means "the existing size, or the default"; *flows gets the size in use.
- * 0, or an RC_* after rg_fail().
+ * map; *out gets the flow table sizes in use. 0, or an RC_* after rg_fail().
  */
-int rg_maps_prepare(enum rg_map_set set, uint32_t flows_req, uint32_t *flows);
+int rg_maps_prepare(enum rg_map_set set, const struct rg_flow_sizes *req,
+		    struct rg_flow_sizes *out);
 
 /* Loads one program instance on the pinned maps (rg_maps_prepare first). 0 or an RC_*. */
-int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, uint32_t flows,
+int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, const struct rg_flow_sizes *sz,
 		     struct rstguard **out);
-
-/* The flow table size of an existing pinned table, 0 when none. */
-uint32_t rg_pinned_flows(void);
 
 #endif

@@ -48,7 +48,7 @@ static int open_state(struct rg_state *st)
 static int open_for_change(struct rg_state *st, int *lock, bool *created)
 {
 	char path[256];
-	uint32_t flows;
+	struct rg_flow_sizes req = {}, sizes;
 	int rc, err;
 
 	*lock = -1;
@@ -58,7 +58,7 @@ static int open_for_change(struct rg_state *st, int *lock, bool *created)
 		return RC_ERR;
 	pin_path(path, sizeof(path), "maps", "rg_policy");
 	*created = access(path, F_OK) != 0;
-	if (*created && (rc = rg_maps_prepare(RG_MAPS_POLICY, 0, &flows))) {
+	if (*created && (rc = rg_maps_prepare(RG_MAPS_POLICY, &req, &sizes))) {
 		pin_dir_unlock(*lock);
 		*lock = -1;
 		return rc;

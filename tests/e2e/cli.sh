@@ -197,12 +197,18 @@ out=$(rgr -j policy show 2>/dev/null); rc=$?
 eq "policy show before attach: exit 1 and a JSON error" "$rc $(echo "$out" | jget "'error' in d")" "1 True"
 
 # --- attach the gateway on both router interfaces -------------------------------------------
-check "attach $RA $RB --role gateway --flows 4096" rgr attach $RA $RB --role gateway --flows 4096
+check "attach $RA $RB --role gateway --flows 4096 --flows6 1024" \
+	rgr attach $RA $RB --role gateway --flows 4096 --flows6 1024
 st=$(rgr status -j)
 eq "status -j: two interfaces, gateway, native, ok, alone" \
 	"$(echo "$st" | jget "sorted((i['name'],i['role'],i['xdp_mode'],i['state'],i['runs']) for i in d['interfaces'])")" \
 	"[('$RA', 'gateway', 'native', 'ok', 'alone'), ('$RB', 'gateway', 'native', 'ok', 'alone')]"
-eq "status -j: flow table of 4096, policy generation 1" "$(echo "$st" | jget "d['flow_table']['max_entries'], d['policy_generation']")" "(4096, 1)"
+eq "status -j: flow tables of 4096 (IPv4) and 1024 (IPv6), policy generation 1" \
+	"$(echo "$st" | jget "d['flow_table']['max_entries'], d['flow_table']['ipv6_max_entries'], d['policy_generation']")" \
+	"(4096, 1024, 1)"
+eq "bpftool: the pinned tables have those sizes" \
+	"$(bpftool map show pinned $PIN/maps/rg_flows4 | grep -o 'max_entries [0-9]*') $(bpftool map show pinned $PIN/maps/rg_flows6 | grep -o 'max_entries [0-9]*')" \
+	"max_entries 4096 max_entries 1024"
 eq "status -j: attach mode bpf_link, no dispatcher" "$(echo "$st" | jget "d['attach'], any(i['dispatcher'] for i in d['interfaces'])")" "('bpf_link', False)"
 PROG_RA=$(echo "$st" | jget "[i['prog_id'] for i in d['interfaces'] if i['name']=='$RA'][0]")
 check "ip link shows the program on $RA" bash -c "ip -n $NSR link show $RA | grep -q 'prog/xdp id $PROG_RA'"
@@ -295,6 +301,7 @@ bad=(
 	"policy exempt del 198.18.99.0/24" "policy bogus" "policy show extra" "policy protect list 1"
 	"attach" "attach nosuch$T" "attach $RA --role bogus" "attach $RA --xdp-mode bogus"
 	"attach $RA --flows 12x" "attach $RA --flows 10" "attach $RA --flows 8192" "attach $RA --xdp-mode skb"
+	"attach $RA --flows6 12x" "attach $RA --flows6 10" "attach $RA --flows6 4096"
 	"attach $RA $RA" "attach $RA nosuch$T" "attach $RA --bogus" "attach $RA --role"
 	"detach" "detach nosuch$T" "detach $RA --all" "detach $RA nosuch$T"
 	"stats --watch 0" "stats --watch abc" "stats extra" "flows --limit -1" "flows --limit x"
