@@ -283,12 +283,13 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		}
 		/* A SYN on a live flow: the peer lost its state and opens anew on the same 4-tuple,
 		 * or a forgery. Only remembered (d[s].isn is unused once synchronized): the old
-		 * state stays in force until the new handshake completes (below). The pending byte
-		 * is shared by both directions; a lost update only delays recognition to the next
-		 * retransmitted SYN. */
+		 * state stays in force until the new handshake completes (below). Each direction
+		 * keeps its own bit, so a SYN forged in the other's name does not hide the refusal
+		 * of this one. The pending byte is shared by both directions; a lost update only
+		 * delays recognition to the next retransmitted SYN. */
 		if ((sf & RG_D_ACK) && (rf & RG_D_ACK)) {
 			ds->isn = p->seq;
-			f->pending = s ? RG_PEND_DIR1 : RG_PEND_DIR0;
+			f->pending |= s ? RG_PEND_DIR1 : RG_PEND_DIR0;
 		} else if (!verified) {
 			f->fflags |= RG_F_CONTESTED;
 		}

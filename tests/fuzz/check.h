@@ -27,6 +27,7 @@ struct fz_run {
 	int failed;             /* a check failed (replay mode keeps going with the next input) */
 	int compared;           /* packets compared with the kernel */
 	int uncompared;         /* packets the kernel could not judge alike (seeded sockets) */
+	int kernel_apart;       /* one could not: the kernel's state may differ from then on */
 	const char *target;
 };
 extern struct fz_run fz;
