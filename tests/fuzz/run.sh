@@ -8,7 +8,7 @@ secs=${1:-300}
 build=${2:-build}
 cd "$(dirname "$0")/../.." || exit 1
 fz=tests/fuzz
-targets="frame seq"
+targets=${FZ_TARGETS:-frame seq} # FZ_TARGETS=seq: one target (two runs may go in parallel)
 # Inputs stay small: the checked-in corpus must remain a few hundred KB.
 declare -A max_len=([frame]=512 [seq]=768)
 
