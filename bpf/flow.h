@@ -267,10 +267,10 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		 * (verdict accepts the refusal of either) and the SYN-ACK settles which was real. An
 		 * initiator that went on with ACKs (its return path bypasses us) is not rewound. */
 		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM)) {
-			if (p->seq != ds->isn && p->seq + 1 != ds->seq_end)
+			if (p->seq != ds->isn && seg_end(p) != ds->seq_end)
 				f->fflags |= RG_F_CONTESTED;
 			if (!(sf & RG_D_ACK))
-				ds->seq_end = p->seq + 1;
+				ds->seq_end = seg_end(p);
 			return 0;
 		}
 		/* The other side sent only a SYN and this one never spoke: simultaneous open, or a

@@ -248,7 +248,7 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 		}
 		/* A retransmitted SYN moves the end but not the ISN (both are acceptable acks). */
 		if (!g_seen(peer) && me->syn && !g->midstream) {
-			me->end = p->seq + 1;
+			me->end = seg_end(p);
 			return 0;
 		}
 		/* Simultaneous open (or a SYN forged in the peer's name first): kept beside it. */
