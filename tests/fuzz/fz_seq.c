@@ -692,11 +692,13 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		if (kind == LEGIT && (expect == RG_R_VALID || expect == RG_R_TIMEWAIT) &&
 		    o.reason != RG_R_UNVERIFIED && !(expect == RG_R_TIMEWAIT && o.reason == RG_R_VALID))
 			fz_expect(&o, expect, "gateway: legitimate reset after blind forgeries");
-		/* A forged reset is not valid unless the view says so, it refuses a SYN seen on
-		 * the 4-tuple (the documented SYN-SENT and re-open refusals), or it sits at an
-		 * edge the forger's own segments supplied: the state it resets may be the
-		 * forger's, and the endpoint judges it as without a filter. */
+		/* A forged reset is not valid unless the view says so (or calls it an exact
+		 * TIME-WAIT reset the policy passes: a FIN lost in a contest, K27), it refuses a
+		 * SYN seen on the 4-tuple (the documented SYN-SENT and re-open refusals), or it
+		 * sits at an edge the forger's own segments supplied: the state it resets may be
+		 * the forger's, and the endpoint judges it as without a filter. */
 		if (kind == FORGED && o.reason == RG_R_VALID && expect != RG_R_VALID &&
+		    !(expect == RG_R_TIMEWAIT && !m_drops(expect, fz.bits)) &&
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
 		    !forged_edge(s, dir, mp.seq))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
