@@ -491,7 +491,9 @@ static __always_inline int flow_track(const struct pkt *p, const struct rg_polic
 	int dir;
 
 	f = flow_find(p, &dir);
-	if (f && !flow_expired(f, pol, now)) {
+	/* A contested entry does not time out into a fresh one: its real connection may just be
+	 * idle, and a SYN planted then would pass for its state. The LRU still reclaims it. */
+	if (f && (!flow_expired(f, pol, now) || (f->fflags & RG_F_CONTESTED))) {
 		flow_update(f, dir, p, pol, now);
 		return RG_R_MAX;
 	}
