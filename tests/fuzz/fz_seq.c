@@ -699,9 +699,11 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		 * TIME-WAIT reset the policy passes: a FIN lost in a contest, K27), it refuses a
 		 * SYN seen on the 4-tuple (the documented SYN-SENT and re-open refusals), or it
 		 * sits at an edge the forger's own segments supplied: the state it resets may be
-		 * the forger's, and the endpoint judges it as without a filter. */
+		 * the forger's, and the endpoint judges it as without a filter. RCV.NXT-1 on an
+		 * entry (re)started mid-stream is taken by design: a forger there knows RCV.NXT. */
 		if (kind == FORGED && o.reason == RG_R_VALID && expect != RG_R_VALID &&
 		    !(expect == RG_R_TIMEWAIT && !m_drops(expect, fz.bits)) &&
+		    !((af.fflags & RG_F_MIDSTREAM) && mp.seq + 1 == s->e[!from].rcv_nxt) &&
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
 		    !forged_edge(s, dir, mp.seq))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
