@@ -631,7 +631,8 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 	if (!(mp.flags & M_RST)) {
 		int created = 0;
 
-		if ((mp.flags & (M_SYN | M_ACK)) == M_SYN)
+		/* SYN-ACKs too: an RST acking one knows its ISN exactly. */
+		if (mp.flags & M_SYN)
 			note_syn(s, dir, mp.seq);
 		if (s->host) {
 			/* The filter remembers where the last data segment ended (any sender). */
