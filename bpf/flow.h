@@ -110,6 +110,19 @@ static __always_inline int flow_expired(const struct rg_flow *f, const struct rg
 	return now - f->last_seen > state_timeout(pol, flow_state(f));
 }
 
+static __always_inline void dir_set(struct rg_flow *f, int dir, const struct rg_dir *d, __u8 df)
+{
+	/* Branches, not f->d[dir]: f may live on the stack, where clang turns a variable index
+	 * into pointer arithmetic the verifier rejects. */
+	if (dir) {
+		f->d[1] = *d;
+		f->dflags[1] = df;
+	} else {
+		f->d[0] = *d;
+		f->dflags[0] = df;
+	}
+}
+
 static __always_inline void dir_init(struct rg_flow *f, int dir, const struct pkt *p, __u8 df)
 {
 	struct rg_dir d = {
@@ -119,15 +132,7 @@ static __always_inline void dir_init(struct rg_flow *f, int dir, const struct pk
 		.max_win = p->win,
 	};
 
-	/* Branches, not f->d[dir]: f may live on the stack, where clang turns a variable index
-	 * into pointer arithmetic the verifier rejects. */
-	if (dir) {
-		f->d[1] = d;
-		f->dflags[1] = df;
-	} else {
-		f->d[0] = d;
-		f->dflags[0] = df;
-	}
+	dir_set(f, dir, &d, df);
 }
 
 /* How far an unverified side may move between two of its segments before the state counts as
@@ -307,16 +312,9 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1)) {
 			struct rg_dir di = { .isn = p->ack - 1, .seq_end = p->ack,
 					     .max_win = f->d[!s].max_win };
-			/* An ACK claimed in its name went before the answer it needed: not its. */
-			__u8 dfi = rf & ~RG_D_ACK;
 
-			if (s) {
-				f->d[0] = di;
-				f->dflags[0] = dfi;
-			} else {
-				f->d[1] = di;
-				f->dflags[1] = dfi;
-			}
+			/* An ACK claimed in its name went before the answer it needed: not its. */
+			dir_set(f, !s, &di, rf & ~RG_D_ACK);
 			dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
 			f->fflags &= ~RG_F_CONTESTED;
 			f->last_seen = now;

@@ -329,7 +329,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	 * so it decides nothing. */
 	if ((f->fflags & RG_F_CONTESTED) && !flow_verified(f))
 		return RG_R_UNVERIFIED;
-	if ((rf & RG_D_SYN) && !(sf & RG_D_ACK) && !dir_seen(sf) && !(rf & RG_D_ACK))
+	if ((rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(sf))
 		return RG_R_SYN_SENT_BAD_ACK;
 	/* One direction seen (asymmetric routing, or mid-stream before the reply): no window is
 	 * invented, but the one edge we know exactly still identifies a real reset: the aborting
