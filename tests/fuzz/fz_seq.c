@@ -588,7 +588,8 @@ static void forged_segment(struct seq *s, int from, int dir, const struct mpkt *
 	/* K27: a forged SYN while a re-open is pending replaces the ISN the real SYN-ACK answered,
 	 * and a forged ACK the old connection's window takes cancels it: the real handshake
 	 * never completes the re-open. */
-	if (bfound && bf->pending && fz_known("K27"))
+	if (bfound && bf->pending && ((mp->flags & M_SYN) || !afound || af.pending != bf->pending) &&
+	    fz_known("K27"))
 		set_mode(s, UNSURE, "known K27: forged segment spoils a pending re-open");
 	note_fend(s, dir, seg_end(mp), (mp->flags & M_ACK) ? mp->ack : seg_end(mp));
 }
