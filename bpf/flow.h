@@ -253,11 +253,15 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
 		int st = flow_state(f), over = st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT;
 
-		if (over || (!verified && !((sf | rf) & RG_D_SYN))) {
-			/* Port reuse: a new connection on a finished 4-tuple; or a handshake on an
-			 * entry only one unverified side spoke for, which it contradicts: the refusal
-			 * of this SYN must be recognised, and so must a reset of the old side
-			 * (contested until the SYN-ACK). */
+		/* Port reuse: a new connection on a finished 4-tuple. Or a handshake on an entry
+		 * only one unverified side spoke for, which it contradicts; or on a closing entry
+		 * picked up (or restarted by a contest) mid-stream, whose other FIN may have gone
+		 * by unseen, so that it is really over: a re-open kept pending there could be
+		 * spoiled by one forged segment and leave the new connection's resets judged
+		 * against the old one. Then the refusal of this SYN must be recognised, and so
+		 * must a reset of the old side: contested until the SYN-ACK. */
+		if (over || (!verified && !((sf | rf) & RG_D_SYN)) ||
+		    ((f->fflags & RG_F_MIDSTREAM) && st == RG_ST_FIN_WAIT)) {
 			struct rg_flow nf0 = {};
 
 			dir_init(&nf0, s, p, RG_D_SYN | (p->wscale << 4));

@@ -585,12 +585,6 @@ static void forged_segment(struct seq *s, int from, int dir, const struct mpkt *
 	if (dp_round_trip(afound, &af) && !dp_round_trip(bfound, bf) && (mp->flags & M_ACK) &&
 	    fend_acked(s, !dir, mp->ack))
 		set_mode(s, UNSURE, "forged segments built a round trip of their own");
-	/* K27: a forged SYN while a re-open is pending replaces the ISN the real SYN-ACK answered,
-	 * and a forged ACK the old connection's window takes cancels it: the real handshake
-	 * never completes the re-open. */
-	if (bfound && bf->pending && ((mp->flags & M_SYN) || !afound || af.pending != bf->pending) &&
-	    fz_known("K27"))
-		set_mode(s, UNSURE, "known K27: forged segment spoils a pending re-open");
 	note_fend(s, dir, seg_end(mp), (mp->flags & M_ACK) ? mp->ack : seg_end(mp));
 }
 
@@ -620,6 +614,8 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		bfound = mp.cls == M_TCP && dp_entry(&mp, &bf);
 	}
 	fz.step++;
+	if (fz_verbose)
+		printf("  [%s from %d]\n", kind == LEGIT ? "legit" : "forged", from);
 	judged = fz_step(buf, n, &mp, &o);
 	if (fz.failed)
 		return o.xdp;
@@ -699,7 +695,7 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		    !(o.reason == RG_R_TIMEWAIT && afound && (af.dflags[0] & af.dflags[1] & RG_D_FIN)))
 			fz_expect(&o, expect, "gateway: legitimate reset after blind forgeries");
 		/* A forged reset is not valid unless the view says so (or calls it an exact
-		 * TIME-WAIT reset the policy passes: a FIN lost in a contest, K27), it refuses a
+		 * TIME-WAIT reset the policy passes: a FIN lost in a contest, K28), it refuses a
 		 * SYN seen on the 4-tuple (the documented SYN-SENT and re-open refusals), or it
 		 * sits at an edge the forger's own segments supplied: the state it resets may be
 		 * the forger's, and the endpoint judges it as without a filter. RCV.NXT-1 on an

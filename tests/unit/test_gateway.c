@@ -1003,6 +1003,71 @@ static void test_port_reuse(struct rg_env *e, const struct variant *v, uint16_t 
 	}
 }
 
+/*
+ * A flow picked up mid-stream whose client FIN went by unseen (before attach, or lost while the
+ * entry was contested): the gateway sees FIN_WAIT where both ends are done, and the client opens
+ * the 4-tuple again. The handshake is taken as a new connection (contested until the SYN-ACK),
+ * not a re-open kept pending that one forged segment could spoil: neither a segment in the old
+ * connection's window nor a second SYN after the SYN-ACK keeps the new connection's resets from
+ * being judged against it (fuzz finding K27).
+ */
+static void test_midstream_reuse(struct rg_env *e, const struct variant *v, uint16_t port)
+{
+	static const char *const how[] = { "an old-window ACK", "a SYN after the SYN-ACK",
+					   "an old RST before the SYN-ACK" };
+
+	for (int k = 0; k < 3; k++) {
+		struct conn c;
+		struct pktspec r;
+		struct rg_flow f;
+		char what[320];
+		uint32_t old_cli, old_srv;
+
+		conn_init(&c, v, (uint16_t)(port + k), 0x00c00000, 0x00d00000);
+		snprintf(c.name, sizeof(c.name), "%s: reuse after a mid-stream close, %s", v->name,
+			 how[k]);
+		CHECK(setup(e, &c, S_MID_FIN) == RG_ST_FIN_WAIT && flow_of(e, &c, &f) == 0 &&
+			      flow_state(&f) == RG_ST_FIN_WAIT,
+		      "%s: set-up entry %s, want fin_wait", c.name, state_name(flow_state(&f)));
+		old_cli = c.nxt[CLI];
+		old_srv = c.nxt[SRV];
+		c.midstream = 0;
+		c.isn[CLI] = c.nxt[CLI] = old_cli + 0x02000000;
+		c.isn[SRV] = c.nxt[SRV] = old_srv + 0x50000000;
+		c.acked[CLI] = c.acked[SRV] = 0;
+		c.maxwin[CLI] = c.maxwin[SRV] = 0;
+		xmit(e, &c, CLI, TF_SYN, 0, 0);
+		/* Before the answer a reset that is not the SYN's refusal decides nothing, and
+		 * leaves the new handshake to go on. */
+		if (k == 2) {
+			r = seg(&c, SRV, old_srv, old_cli, TF_RST | TF_ACK, 0);
+			snprintf(what, sizeof(what), "%s: old connection's RST", c.name);
+			expect_rst(e, &r, XDP_PASS, RG_R_UNVERIFIED, RG_ACT_PASS, what);
+		}
+		if (k == 0)
+			forge(e, &c, CLI, old_cli + 1, old_srv, TF_ACK, 0, "ACK in the old window");
+		xmit_all(e, &c, SRV, TF_SYN | TF_ACK, 0);
+		if (k == 1)
+			forge(e, &c, CLI, c.isn[CLI] + 0x40000000, 0, TF_SYN, 0, "second SYN");
+		xmit_all(e, &c, CLI, TF_ACK, 0);
+		xmit_all(e, &c, CLI, TF_ACK | TF_PSH, 200);
+		xmit_all(e, &c, SRV, TF_ACK | TF_PSH, 300);
+		xmit_all(e, &c, CLI, TF_ACK, 0);
+		CHECK(flow_of(e, &c, &f) == 0 && flow_state(&f) == RG_ST_ESTABLISHED &&
+			      !(f.fflags & RG_F_CONTESTED) && f.d[c.dir[SRV]].seq_end == c.nxt[SRV] &&
+			      f.d[c.dir[CLI]].seq_end == c.nxt[CLI],
+		      "%s: new connection tracked (state %s, fflags %#x, seq_end %#x/%#x, want "
+		      "%#x/%#x)", c.name, state_name(flow_state(&f)), f.fflags,
+		      f.d[c.dir[CLI]].seq_end, f.d[c.dir[SRV]].seq_end, c.nxt[CLI], c.nxt[SRV]);
+		r = seg(&c, SRV, c.nxt[SRV] + 0x08000000, 0, TF_RST, 0);
+		snprintf(what, sizeof(what), "%s: blind RST on the new connection", c.name);
+		expect_rst(e, &r, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, what);
+		r = seg(&c, SRV, c.nxt[SRV], 0, TF_RST, 0);
+		snprintf(what, sizeof(what), "%s: new connection's exact RST", c.name);
+		expect_rst(e, &r, XDP_PASS, RG_R_VALID, RG_ACT_PASS, what);
+	}
+}
+
 /* --- scope --------------------------------------------------------------------------------- */
 
 /* An RST outside any tracked flow between two arbitrary endpoints. */
@@ -1341,6 +1406,7 @@ int main(void)
 		test_forged_synack(&e, v, 50010);
 		test_forged_syn(&e, v, 50020);
 		test_port_reuse(&e, v, 50030);
+		test_midstream_reuse(&e, v, 50050);
 		test_counters(&e, v);
 		/* Moves the clock: after everything that replays at clock 0 in this env. */
 		test_forged_reopen(&e, v, 50040, &clk);
