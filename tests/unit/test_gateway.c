@@ -237,6 +237,21 @@ static void expect_rst(struct rg_env *e, const struct pktspec *s, int xdp, int r
 	      rg_action_names[act]);
 }
 
+/* A blind reset from `from` (its SND.NXT plus off) is dropped, then its exact one passes: the
+ * entry is closed after, so this comes last. */
+static void expect_blind_then_exact(struct rg_env *e, const struct conn *c, int from,
+				    uint32_t off, const char *when)
+{
+	char what[320];
+	struct pktspec r = seg(c, from, c->nxt[from] + off, 0, TF_RST, 0);
+
+	snprintf(what, sizeof(what), "%s: blind RST (SND.NXT + %#x) %s", c->name, off, when);
+	expect_rst(e, &r, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, what);
+	r = seg(c, from, c->nxt[from], 0, TF_RST, 0);
+	snprintf(what, sizeof(what), "%s: exact RST %s", c->name, when);
+	expect_rst(e, &r, XDP_PASS, RG_R_VALID, RG_ACT_PASS, what);
+}
+
 static int flow_of(struct rg_env *e, const struct conn *c, struct rg_flow *f)
 {
 	struct pktspec s = seg(c, CLI, 0, 0, 0, 0);
@@ -875,8 +890,6 @@ static void test_forged_syn(struct rg_env *e, const struct variant *v, uint16_t 
 {
 	struct rg_flow f;
 	struct conn c;
-	struct pktspec r;
-	char what[320];
 
 	conn_init(&c, v, port, 0x01000000, 0x02000000);
 	snprintf(c.name, sizeof(c.name), "%s: forged SYN in SYN-SENT", v->name);
@@ -890,12 +903,7 @@ static void test_forged_syn(struct rg_env *e, const struct variant *v, uint16_t 
 	      "%s: client seq_end %#x, want its SND.NXT %#x", c.name, f.d[c.dir[CLI]].seq_end,
 	      c.nxt[CLI]);
 	/* The server acked everything, so its RCV.NXT is known: 2^28 above it is far outside. */
-	r = seg(&c, CLI, c.nxt[CLI] + 0x10000000, 0, TF_RST, 0);
-	snprintf(what, sizeof(what), "%s: blind RST 2^28 above the client's SND.NXT", c.name);
-	expect_rst(e, &r, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, what);
-	r = seg(&c, CLI, c.nxt[CLI], 0, TF_RST, 0);
-	snprintf(what, sizeof(what), "%s: exact RST still valid", c.name);
-	expect_rst(e, &r, XDP_PASS, RG_R_VALID, RG_ACT_PASS, what);
+	expect_blind_then_exact(e, &c, CLI, 0x10000000, "from the client");
 }
 
 /*
@@ -915,7 +923,6 @@ static void test_forged_reopen(struct rg_env *e, const struct variant *v, uint16
 		struct pktspec r;
 		struct rg_flow f;
 		struct conn c;
-		char what[320];
 
 		conn_init(&c, v, (uint16_t)(port + k), 0x0c000000, 0x0d000000);
 		snprintf(c.name, sizeof(c.name), "%s: forged re-open SYN and %s", v->name, how[k]);
@@ -936,12 +943,7 @@ static void test_forged_reopen(struct rg_env *e, const struct variant *v, uint16
 		      c.name, state_name(flow_state(&f)), f.d[c.dir[SRV]].seq_end, c.nxt[SRV]);
 		*clock += 60;
 		env_clock(e, *clock);
-		r = seg(&c, SRV, c.nxt[SRV] + 0x10000000, 0, TF_RST, 0);
-		snprintf(what, sizeof(what), "%s: blind RST a minute later", c.name);
-		expect_rst(e, &r, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, what);
-		r = seg(&c, SRV, c.nxt[SRV], 0, TF_RST, 0);
-		snprintf(what, sizeof(what), "%s: exact RST a minute later", c.name);
-		expect_rst(e, &r, XDP_PASS, RG_R_VALID, RG_ACT_PASS, what);
+		expect_blind_then_exact(e, &c, SRV, 0x10000000, "a minute later");
 	}
 }
 
@@ -1059,12 +1061,7 @@ static void test_midstream_reuse(struct rg_env *e, const struct variant *v, uint
 		      "%s: new connection tracked (state %s, fflags %#x, seq_end %#x/%#x, want "
 		      "%#x/%#x)", c.name, state_name(flow_state(&f)), f.fflags,
 		      f.d[c.dir[CLI]].seq_end, f.d[c.dir[SRV]].seq_end, c.nxt[CLI], c.nxt[SRV]);
-		r = seg(&c, SRV, c.nxt[SRV] + 0x08000000, 0, TF_RST, 0);
-		snprintf(what, sizeof(what), "%s: blind RST on the new connection", c.name);
-		expect_rst(e, &r, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, what);
-		r = seg(&c, SRV, c.nxt[SRV], 0, TF_RST, 0);
-		snprintf(what, sizeof(what), "%s: new connection's exact RST", c.name);
-		expect_rst(e, &r, XDP_PASS, RG_R_VALID, RG_ACT_PASS, what);
+		expect_blind_then_exact(e, &c, SRV, 0x08000000, "on the new connection");
 	}
 }
 
