@@ -695,13 +695,15 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		    !(o.reason == RG_R_TIMEWAIT && afound && (af.dflags[0] & af.dflags[1] & RG_D_FIN)))
 			fz_expect(&o, expect, "gateway: legitimate reset after blind forgeries");
 		/* A forged reset is not valid unless the view says so (or calls it an exact
-		 * TIME-WAIT reset the policy passes: a FIN lost in a contest, K28), it refuses a
-		 * SYN seen on the 4-tuple (the documented SYN-SENT and re-open refusals), or it
+		 * TIME-WAIT reset, and the policy passes those or the entry was picked up or
+		 * restarted mid-stream, where a FIN may have gone by unseen: K28, K33), it refuses
+		 * a SYN seen on the 4-tuple (the documented SYN-SENT and re-open refusals), or it
 		 * sits at an edge the forger's own segments supplied: the state it resets may be
 		 * the forger's, and the endpoint judges it as without a filter. RCV.NXT-1 on an
 		 * entry (re)started mid-stream is taken by design: a forger there knows RCV.NXT. */
 		if (kind == FORGED && o.reason == RG_R_VALID && expect != RG_R_VALID &&
-		    !(expect == RG_R_TIMEWAIT && !m_drops(expect, fz.bits)) &&
+		    !(expect == RG_R_TIMEWAIT &&
+		      (!m_drops(expect, fz.bits) || (af.fflags & RG_F_MIDSTREAM))) &&
 		    !((af.fflags & RG_F_MIDSTREAM) && mp.seq + 1 == s->e[!from].rcv_nxt) &&
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
 		    !forged_edge(s, dir, mp.seq))
