@@ -629,9 +629,12 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 	if (!(mp.flags & M_RST)) {
 		int created = 0;
 
-		/* SYN-ACKs too: an RST acking one knows its ISN exactly. */
-		if (mp.flags & M_SYN)
+		/* SYN-ACKs too: an RST acking one knows its ISN exactly. A refusal acks the whole
+		 * segment (RFC 9293 3.10.7.1: SEG.SEQ + SEG.LEN, its data and FIN included). */
+		if (mp.flags & M_SYN) {
 			note_syn(s, dir, mp.seq);
+			note_syn(s, dir, seg_end(&mp) - 1);
+		}
 		if (s->host) {
 			/* The filter remembers where the last data segment ended (any sender). */
 			if (mp.payload || (mp.flags & M_FIN)) {
