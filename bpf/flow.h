@@ -225,7 +225,7 @@ static __always_inline int flow_contest(struct rg_flow *f, int s, const struct p
 		f->last_seen = now;
 		return 1;
 	}
-	nf0.fflags |= RG_F_CONTESTED;
+	nf0.fflags |= RG_F_CONTESTED | RG_F_RESTARTED;
 	*f = nf0;
 	return 1;
 }
@@ -254,13 +254,15 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		int st = flow_state(f), over = st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT;
 
 		/* Port reuse: a new connection on a finished 4-tuple. Or a handshake on an entry
-		 * only one unverified side spoke for, which it contradicts; or on a closing entry
-		 * picked up (or restarted by a contest) mid-stream, whose other FIN may have gone
-		 * by unseen, so that it is really over: a re-open kept pending there could be
-		 * spoiled by one forged segment and leave the new connection's resets judged
-		 * against the old one. Then the refusal of this SYN must be recognised, and so
-		 * must a reset of the old side: contested until the SYN-ACK. */
-		if (over || (!verified && !((sf | rf) & RG_D_SYN)) ||
+		 * only one unverified side spoke for, which it contradicts; or on one whose FINs
+		 * may have gone by unseen, so that it may really be over: a closing entry picked
+		 * up mid-stream, or any entry a contest restarted (it kept only the newest
+		 * segment). A re-open kept pending there could be spoiled by one forged segment
+		 * and leave the new connection's resets judged against the old one. Then the
+		 * refusal of this SYN must be recognised, and so must a reset of the old side:
+		 * contested until the SYN-ACK. A forger gets "no filter" for a few segments,
+		 * and only on a closing entry or one it contested before. */
+		if (over || (!verified && !((sf | rf) & RG_D_SYN)) || (f->fflags & RG_F_RESTARTED) ||
 		    ((f->fflags & RG_F_MIDSTREAM) && st == RG_ST_FIN_WAIT)) {
 			struct rg_flow nf0 = {};
 

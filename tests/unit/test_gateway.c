@@ -1008,7 +1008,7 @@ static void test_port_reuse(struct rg_env *e, const struct variant *v, uint16_t 
 /*
  * A flow picked up mid-stream whose client FIN went by unseen (before attach, or lost while the
  * entry was contested): the gateway sees FIN_WAIT where both ends are done, and the client opens
- * the 4-tuple again. The handshake is taken as a new connection (contested until the SYN-ACK),
+ * the 4-tuple again. Likewise on any entry a contest restarted, whose FINs may all be lost. The handshake is taken as a new connection (contested until the SYN-ACK),
  * not a re-open kept pending that one forged segment could spoil: neither a segment in the old
  * connection's window nor a second SYN after the SYN-ACK keeps the new connection's resets from
  * being judged against it (fuzz finding K27).
@@ -1016,9 +1016,10 @@ static void test_port_reuse(struct rg_env *e, const struct variant *v, uint16_t 
 static void test_midstream_reuse(struct rg_env *e, const struct variant *v, uint16_t port)
 {
 	static const char *const how[] = { "an old-window ACK", "a SYN after the SYN-ACK",
-					   "an old RST before the SYN-ACK" };
+					   "an old RST before the SYN-ACK",
+					   "a restarted entry, a SYN after the SYN-ACK" };
 
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < 4; k++) {
 		struct conn c;
 		struct pktspec r;
 		struct rg_flow f;
@@ -1028,9 +1029,18 @@ static void test_midstream_reuse(struct rg_env *e, const struct variant *v, uint
 		conn_init(&c, v, (uint16_t)(port + k), 0x00c00000, 0x00d00000);
 		snprintf(c.name, sizeof(c.name), "%s: reuse after a mid-stream close, %s", v->name,
 			 how[k]);
-		CHECK(setup(e, &c, S_MID_FIN) == RG_ST_FIN_WAIT && flow_of(e, &c, &f) == 0 &&
-			      flow_state(&f) == RG_ST_FIN_WAIT,
-		      "%s: set-up entry %s, want fin_wait", c.name, state_name(flow_state(&f)));
+		if (k < 3)
+			CHECK(setup(e, &c, S_MID_FIN) == RG_ST_FIN_WAIT && flow_of(e, &c, &f) == 0 &&
+				      flow_state(&f) == RG_ST_FIN_WAIT,
+			      "%s: set-up entry %s, want fin_wait", c.name,
+			      state_name(flow_state(&f)));
+		else /* FINs the contest lost would look like this: still established */
+			CHECK(setup(e, &c, S_FORGED_FIRST) == RG_ST_ESTABLISHED &&
+				      flow_of(e, &c, &f) == 0 &&
+				      flow_state(&f) == RG_ST_ESTABLISHED &&
+				      (f.fflags & RG_F_RESTARTED) && !(f.fflags & RG_F_CONTESTED),
+			      "%s: set-up entry %s (fflags %#x), want established, restarted",
+			      c.name, state_name(flow_state(&f)), f.fflags);
 		old_cli = c.nxt[CLI];
 		old_srv = c.nxt[SRV];
 		c.midstream = 0;
@@ -1049,7 +1059,7 @@ static void test_midstream_reuse(struct rg_env *e, const struct variant *v, uint
 		if (k == 0)
 			forge(e, &c, CLI, old_cli + 1, old_srv, TF_ACK, 0, "ACK in the old window");
 		xmit_all(e, &c, SRV, TF_SYN | TF_ACK, 0);
-		if (k == 1)
+		if (k == 1 || k == 3)
 			forge(e, &c, CLI, c.isn[CLI] + 0x40000000, 0, TF_SYN, 0, "second SYN");
 		xmit_all(e, &c, CLI, TF_ACK, 0);
 		xmit_all(e, &c, CLI, TF_ACK | TF_PSH, 200);
