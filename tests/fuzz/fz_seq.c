@@ -569,7 +569,8 @@ static void forged_segment(struct seq *s, int from, int dir, const struct mpkt *
 {
 	struct rg_flow af;
 	int afound = dp_entry(mp, &af);
-	int two_sided = dp_round_trip(bfound, bf) && !dp_expired(bf);
+	/* After it too: a SYN may restart an entry whose FINs may be lost (flow.h, K35). */
+	int two_sided = dp_round_trip(bfound, bf) && !dp_expired(bf) && dp_round_trip(afound, &af);
 	const struct ep *me = &s->e[from], *peer = &s->e[!from];
 
 	if (!(mp->flags & (M_SYN | M_ACK)))
