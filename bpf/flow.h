@@ -280,8 +280,14 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM)) {
 			if (p->seq != ds->isn && seg_end(p) != ds->seq_end)
 				f->fflags |= RG_F_CONTESTED;
-			if (!(sf & RG_D_ACK))
+			if (!(sf & RG_D_ACK)) {
+				/* The latest SYN's window scale too: the SYN-ACK that acks its end
+				 * reads it (see the SYN-ACK path for one that acks the first). */
 				ds->seq_end = seg_end(p);
+				nf = (sf & 0x0f) | (p->wscale << 4);
+				if (nf != sf)
+					f->dflags[s] = nf;
+			}
 			return 0;
 		}
 		/* The other side sent only a SYN and this one never spoke: simultaneous open, or a
@@ -318,11 +324,14 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 		    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1)) {
 			struct rg_dir di = { .isn = p->ack - 1, .seq_end = p->ack,
 					     .max_win = f->d[!s].max_win };
+			/* It answers the first of two SYNs with other ISNs: the window scale kept is
+			 * the later one's, so the largest legal shift is assumed instead. */
+			int first = (f->fflags & RG_F_CONTESTED) && p->ack != f->d[!s].seq_end;
 
 			/* An ACK claimed in its name went before the answer it needed: not its. */
 			dir_set(f, !s, &di, rf & ~RG_D_ACK);
 			dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
-			f->fflags &= ~RG_F_CONTESTED;
+			f->fflags = (f->fflags & ~RG_F_CONTESTED) | (first ? RG_F_WS_UNKNOWN : 0);
 			f->last_seen = now;
 			return 1;
 		}

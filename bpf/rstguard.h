@@ -135,7 +135,7 @@ struct rg_dir {
 #define RG_D_RST 0x8   /* sent an accepted RST */
 #define RG_D_WS_NONE 15
 #define RG_F_MIDSTREAM 0x1 /* picked up without a handshake: window scale unknown */
-#define RG_F_WS_UNKNOWN 0x2 /* re-opened from a SYN whose options were not kept */
+#define RG_F_WS_UNKNOWN 0x2 /* the SYNs' options were not kept (re-open) or not known */
 #define RG_F_CONTESTED 0x4  /* while one-sided, segments contradicted each other (see flow.h) */
 #define RG_F_RESTARTED 0x8  /* restarted by a contest: a FIN may have been lost (see flow.h) */
 #define RG_PEND_DIR0 0x1   /* d[0].isn holds a SYN seen on a live flow */

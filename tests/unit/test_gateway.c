@@ -1005,6 +1005,36 @@ static void test_port_reuse(struct rg_env *e, const struct variant *v, uint16_t 
 	}
 }
 
+/* A SYN forged in the client's name first, without the window-scale option: the real SYN's
+ * option is the one the SYN-ACK answers (K37). Read unscaled, the client's window (1000 << 7)
+ * would be 1000 bytes, the server's data would look out of window and be ignored, and the
+ * server's exact RST would be dropped as inexact. */
+static void test_forged_syn_first(struct rg_env *e, const struct variant *v, uint16_t port)
+{
+	struct conn c;
+	struct rg_flow f;
+	struct pktspec fs;
+
+	conn_init(&c, v, port, 0x03000000, 0x04000000);
+	snprintf(c.name, sizeof(c.name), "%s: SYN forged without window scale first", v->name);
+	fs = seg(&c, CLI, c.isn[CLI] + 0x40000000, 0, TF_SYN, 0);
+	fs.has_wscale = 0;
+	CHECK(env_run_spec(e, &fs) == XDP_PASS, "%s: forged SYN passes", c.name);
+	c.tracked = 1;
+	handshake(e, &c);
+	/* More than the SYN's own window (8192), which also bounds the unscaled reading. */
+	for (int i = 0; i < 10; i++)
+		xmit_all(e, &c, SRV, TF_ACK | TF_PSH, 1000);
+	xmit_all(e, &c, CLI, TF_ACK | TF_PSH, 100);
+	xmit_all(e, &c, SRV, TF_ACK, 0);
+	CHECK(flow_of(e, &c, &f) == 0 && flow_state(&f) == RG_ST_ESTABLISHED &&
+		      f.d[c.dir[SRV]].seq_end == c.nxt[SRV] && f.d[c.dir[CLI]].seq_end == c.nxt[CLI],
+	      "%s: entry %s, seq_end %#x/%#x, want established, %#x/%#x", c.name,
+	      state_name(flow_state(&f)), f.d[c.dir[CLI]].seq_end, f.d[c.dir[SRV]].seq_end,
+	      c.nxt[CLI], c.nxt[SRV]);
+	expect_blind_then_exact(e, &c, SRV, 0x10000000, "after the real handshake");
+}
+
 /*
  * A flow picked up mid-stream whose client FIN went by unseen (before attach, or lost while the
  * entry was contested): the gateway sees FIN_WAIT where both ends are done, and the client opens
@@ -1414,6 +1444,7 @@ int main(void)
 		test_forged_syn(&e, v, 50020);
 		test_port_reuse(&e, v, 50030);
 		test_midstream_reuse(&e, v, 50050);
+		test_forged_syn_first(&e, v, 50060);
 		test_counters(&e, v);
 		/* Moves the clock: after everything that replays at clock 0 in this env. */
 		test_forged_reopen(&e, v, 50040, &clk);
