@@ -504,10 +504,16 @@ static __always_inline int flow_track(const struct pkt *p, const struct rg_polic
 	int dir;
 
 	f = flow_find(p, &dir);
-	/* A contested entry does not time out into a fresh one: its real connection may just be
-	 * idle, and a SYN planted then would pass for its state. The LRU still reclaims it. */
-	if (f && (!flow_expired(f, pol, now) || (f->fflags & RG_F_CONTESTED))) {
+	if (f && !flow_expired(f, pol, now)) {
 		flow_update(f, dir, p, pol, now);
+		return RG_R_MAX;
+	}
+	/* A contested entry does not time out into a fresh one: its real connection may just be
+	 * idle, and a SYN planted then would pass for its state. It restarts from this segment,
+	 * still contested, rather than carry its stale state (a FIN of long ago would give the
+	 * verified entry a short timeout). The LRU still reclaims it. */
+	if (f && (f->fflags & RG_F_CONTESTED)) {
+		flow_contest(f, dir, p, now);
 		return RG_R_MAX;
 	}
 	/* Absent or expired: an expired entry is overwritten as if new. */
