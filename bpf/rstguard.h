@@ -147,7 +147,7 @@ struct rg_flow {
 	struct rg_dir d[2];
 	__u32 last_seen;  /* seconds, rstguard clock */
 	__u8 dflags[2];   /* written only by packets of that direction */
-	__u8 fflags;      /* RG_F_*, written at creation and by the re-open path */
+	__u8 fflags;      /* RG_F_*, written at creation, re-open and contests */
 	__u8 pending;     /* RG_PEND_*: a re-open of this 4-tuple in progress */
 };
 _rg_static_assert(sizeof(struct rg_flow) == 40, "rg_flow layout");

@@ -264,6 +264,21 @@ static const char *state_name(int st)
 	return st >= 0 && st < RG_ST_MAX ? rg_state_names[st] : "(no entry)";
 }
 
+/* The entry follows the modelled connection: established, uncontested, both ends exact. */
+static void expect_tracked(struct rg_env *e, const struct conn *c, const char *when)
+{
+	struct rg_flow f;
+	int have = flow_of(e, c, &f) == 0;
+
+	CHECK(have && flow_state(&f) == RG_ST_ESTABLISHED && !(f.fflags & RG_F_CONTESTED) &&
+		      f.d[c->dir[SRV]].seq_end == c->nxt[SRV] &&
+		      f.d[c->dir[CLI]].seq_end == c->nxt[CLI],
+	      "%s: %s: entry %s, fflags %#x, seq_end %#x/%#x, want established, %#x/%#x", c->name,
+	      when, have ? state_name(flow_state(&f)) : "(none)", have ? f.fflags : 0,
+	      have ? f.d[c->dir[CLI]].seq_end : 0, have ? f.d[c->dir[SRV]].seq_end : 0,
+	      c->nxt[CLI], c->nxt[SRV]);
+}
+
 /* --- scenarios ---------------------------------------------------------------------------- */
 
 enum scen {
@@ -959,7 +974,6 @@ static void test_port_reuse(struct rg_env *e, const struct variant *v, uint16_t 
 	for (int k = 0; k < 4; k++) {
 		struct conn c;
 		struct pktspec r;
-		struct rg_flow f;
 		char what[320];
 
 		conn_init(&c, v, (uint16_t)(port + k), 0x00a00000, 0x00b00000);
@@ -983,12 +997,7 @@ static void test_port_reuse(struct rg_env *e, const struct variant *v, uint16_t 
 		xmit_all(e, &c, CLI, TF_ACK | TF_PSH, 200);
 		xmit_all(e, &c, SRV, TF_ACK | TF_PSH, 300);
 		xmit_all(e, &c, CLI, TF_ACK, 0);
-		CHECK(flow_of(e, &c, &f) == 0 && flow_state(&f) == RG_ST_ESTABLISHED &&
-			      f.d[c.dir[SRV]].seq_end == c.nxt[SRV] &&
-			      f.d[c.dir[CLI]].seq_end == c.nxt[CLI],
-		      "%s: new connection tracked (state %s, seq_end %#x/%#x, want %#x/%#x)",
-		      c.name, state_name(flow_state(&f)), f.d[c.dir[CLI]].seq_end, f.d[c.dir[SRV]].seq_end,
-		      c.nxt[CLI], c.nxt[SRV]);
+		expect_tracked(e, &c, "new connection");
 		r = seg(&c, SRV, c.nxt[SRV] + 0x08000000, 0, TF_RST, 0);
 		snprintf(what, sizeof(what), "%s: blind RST on the new connection", c.name);
 		expect_rst(e, &r, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, what);
@@ -1012,7 +1021,6 @@ static void test_port_reuse(struct rg_env *e, const struct variant *v, uint16_t 
 static void test_forged_syn_first(struct rg_env *e, const struct variant *v, uint16_t port)
 {
 	struct conn c;
-	struct rg_flow f;
 	struct pktspec fs;
 
 	conn_init(&c, v, port, 0x03000000, 0x04000000);
@@ -1027,21 +1035,18 @@ static void test_forged_syn_first(struct rg_env *e, const struct variant *v, uin
 		xmit_all(e, &c, SRV, TF_ACK | TF_PSH, 1000);
 	xmit_all(e, &c, CLI, TF_ACK | TF_PSH, 100);
 	xmit_all(e, &c, SRV, TF_ACK, 0);
-	CHECK(flow_of(e, &c, &f) == 0 && flow_state(&f) == RG_ST_ESTABLISHED &&
-		      f.d[c.dir[SRV]].seq_end == c.nxt[SRV] && f.d[c.dir[CLI]].seq_end == c.nxt[CLI],
-	      "%s: entry %s, seq_end %#x/%#x, want established, %#x/%#x", c.name,
-	      state_name(flow_state(&f)), f.d[c.dir[CLI]].seq_end, f.d[c.dir[SRV]].seq_end,
-	      c.nxt[CLI], c.nxt[SRV]);
+	expect_tracked(e, &c, "after the real handshake");
 	expect_blind_then_exact(e, &c, SRV, 0x10000000, "after the real handshake");
 }
 
 /*
  * A flow picked up mid-stream whose client FIN went by unseen (before attach, or lost while the
  * entry was contested): the gateway sees FIN_WAIT where both ends are done, and the client opens
- * the 4-tuple again. Likewise on any entry a contest restarted, whose FINs may all be lost. The handshake is taken as a new connection (contested until the SYN-ACK),
- * not a re-open kept pending that one forged segment could spoil: neither a segment in the old
- * connection's window nor a second SYN after the SYN-ACK keeps the new connection's resets from
- * being judged against it (fuzz finding K27).
+ * the 4-tuple again; likewise on any entry a contest restarted, whose FINs may all be lost. The
+ * handshake is taken as a new connection (contested until the SYN-ACK), not a re-open kept
+ * pending that one forged segment could spoil: neither a segment in the old connection's window
+ * nor a second SYN after the SYN-ACK keeps the new connection's resets from being judged against
+ * it (fuzz findings K27, K35).
  */
 static void test_midstream_reuse(struct rg_env *e, const struct variant *v, uint16_t port)
 {
@@ -1095,12 +1100,7 @@ static void test_midstream_reuse(struct rg_env *e, const struct variant *v, uint
 		xmit_all(e, &c, CLI, TF_ACK | TF_PSH, 200);
 		xmit_all(e, &c, SRV, TF_ACK | TF_PSH, 300);
 		xmit_all(e, &c, CLI, TF_ACK, 0);
-		CHECK(flow_of(e, &c, &f) == 0 && flow_state(&f) == RG_ST_ESTABLISHED &&
-			      !(f.fflags & RG_F_CONTESTED) && f.d[c.dir[SRV]].seq_end == c.nxt[SRV] &&
-			      f.d[c.dir[CLI]].seq_end == c.nxt[CLI],
-		      "%s: new connection tracked (state %s, fflags %#x, seq_end %#x/%#x, want "
-		      "%#x/%#x)", c.name, state_name(flow_state(&f)), f.fflags,
-		      f.d[c.dir[CLI]].seq_end, f.d[c.dir[SRV]].seq_end, c.nxt[CLI], c.nxt[SRV]);
+		expect_tracked(e, &c, "new connection");
 		expect_blind_then_exact(e, &c, SRV, 0x08000000, "on the new connection");
 	}
 }
