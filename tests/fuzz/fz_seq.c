@@ -372,6 +372,25 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 	return RG_R_OUT_OF_WINDOW;
 }
 
+/* A contest restart keeps only the newest segment, so a FIN the view saw may be missing from the
+ * entry, which then ages on its state's timeout rather than FIN_WAIT's (K39). Where that is all
+ * that ended the view, it is judged as if still live: the real connection may well be. */
+static int g_judge_fin_lost(const struct gview *g, int s, const struct mpkt *p,
+			    const struct rg_flow *af)
+{
+	struct gview live = *g;
+	int lost = 0;
+
+	if (!g->exists || !(af->fflags & RG_F_RESTARTED))
+		return RG_R_NO_FLOW;
+	for (int d = 0; d < 2; d++)
+		lost |= g->d[d].fin && !(af->dflags[d] & RG_D_FIN);
+	if (!lost)
+		return RG_R_NO_FLOW;
+	live.last_seen = now_s();
+	return g_judge(&live, s, p);
+}
+
 /* The entry the view predicts, in the data plane's layout (rstguard.h), for comparison. */
 static void g_entry(const struct gview *g, struct rg_flow *f)
 {
@@ -601,7 +620,7 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 	struct mpkt mp;
 	struct fz_obs o;
 	struct rg_flow bf, af;
-	int dir, judged, expect = -1, bfound = 0, afound;
+	int dir, judged, expect = -1, bfound = 0, afound, e2;
 
 	if (s->host && from == s->local)
 		return -1; /* XDP sees ingress only: the local end's segments are not judged */
@@ -704,13 +723,18 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		 * a SYN seen on the 4-tuple (the documented SYN-SENT and re-open refusals), or it
 		 * sits at an edge the forger's own segments supplied: the state it resets may be
 		 * the forger's, and the endpoint judges it as without a filter. RCV.NXT-1 on an
-		 * entry (re)started mid-stream is taken by design: a forger there knows RCV.NXT. */
+		 * entry (re)started mid-stream is taken by design: a forger there knows RCV.NXT.
+		 * So is an exact reset past the view's FIN_WAIT timeout where a contest lost that
+		 * FIN (K39): the connection was half-closed, not over. */
 		if (kind == FORGED && o.reason == RG_R_VALID && expect != RG_R_VALID &&
 		    !(expect == RG_R_TIMEWAIT &&
 		      (!m_drops(expect, fz.bits) || (af.fflags & RG_F_MIDSTREAM))) &&
 		    !((af.fflags & RG_F_MIDSTREAM) && mp.seq + 1 == s->e[!from].rcv_nxt) &&
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
-		    !forged_edge(s, dir, mp.seq))
+		    !forged_edge(s, dir, mp.seq) &&
+		    !(expect == RG_R_NO_FLOW && afound &&
+		      (e2 = g_judge_fin_lost(&s->g, dir, &mp, &af),
+		       e2 == RG_R_VALID || e2 == RG_R_TIMEWAIT)))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
 				mp.seq, mp.ack, fz_reason_name[expect]);
 		/* A divergence leaves the entry where the view cannot follow it, except a pass as
