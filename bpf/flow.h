@@ -251,7 +251,7 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 	__u8 nf;
 
 	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
-		int st = flow_state(f), over = st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT;
+		int st = flow_state(f), over = flow_over(f);
 
 		/* Port reuse: a new connection on a finished 4-tuple. Or a handshake on an entry
 		 * only one unverified side spoke for, which it contradicts; or on one whose FINs
@@ -511,8 +511,9 @@ static __always_inline int flow_track(const struct pkt *p, const struct rg_polic
 	/* A contested entry does not time out into a fresh one: its real connection may just be
 	 * idle, and a SYN planted then would pass for its state. It restarts from this segment,
 	 * still contested, rather than carry its stale state (a FIN of long ago would give the
-	 * verified entry a short timeout). The LRU still reclaims it. */
-	if (f && (f->fflags & RG_F_CONTESTED)) {
+	 * verified entry a short timeout). The LRU still reclaims it. One that is over (a refused
+	 * SYN) has no connection left to wait for: the next one starts afresh (K40). */
+	if (f && (f->fflags & RG_F_CONTESTED) && !flow_over(f)) {
 		flow_contest(f, dir, p, now);
 		return RG_R_MAX;
 	}

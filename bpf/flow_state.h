@@ -70,6 +70,14 @@ static __always_inline int flow_state(const struct rg_flow *f)
 	return RG_ST_SYN_SENT;
 }
 
+/* The connection is finished (reset, or both FINs acknowledged): a SYN there starts a new one. */
+static __always_inline int flow_over(const struct rg_flow *f)
+{
+	int st = flow_state(f);
+
+	return st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT;
+}
+
 /* Hash of a canonical flow key (struct rg_flow_key4/6 as 32-bit words) for the presence
  * filter; user space computes the same bits when it writes flows itself. */
 static __always_inline __u32 rg_key_hash(const __u32 *w, int n)

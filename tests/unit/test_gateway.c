@@ -1360,6 +1360,61 @@ static int64_t test_expiry(struct rg_env *e, const struct variant *v, int k, int
 	return t0 + t + 10;
 }
 
+/*
+ * A SYN-ACK forged in the server's name contests a SYN the server then refuses: the entry is
+ * over, and still contested. Once it has timed out, the client's next SYN starts a new entry
+ * (flow_created) rather than restarting the contest, which kept the refused SYN and ignored the
+ * new handshake: the new SYN's refusal is valid, and its handshake is tracked (fuzz finding K40).
+ */
+static int64_t test_refused_contested(struct rg_env *e, const struct variant *v, int64_t t0)
+{
+	static const uint32_t defaults[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
+	static const char *const how[] = { "the next SYN refused", "the next handshake" };
+
+	for (int k = 0; k < 2; k++) {
+		struct conn c;
+		struct pktspec s;
+		struct rg_flow f;
+		char what[320];
+		int have;
+
+		env_clock(e, t0);
+		conn_init(&c, v, (uint16_t)(41100 + k), 0x00e00000, 0x00f00000);
+		snprintf(c.name, sizeof(c.name), "%s: a contested SYN refused, expired, %s",
+			 v->name, how[k]);
+		setup(e, &c, S_SYN_SENT);
+		s = seg(&c, SRV, 0x70000000, c.isn[CLI] + 0x10000000, TF_SYN | TF_ACK, 0);
+		CHECK(env_run_spec(e, &s) == XDP_PASS, "%s: forged SYN-ACK passes", c.name);
+		s = seg(&c, SRV, 0, c.isn[CLI] + 1, TF_RST | TF_ACK, 0);
+		snprintf(what, sizeof(what), "%s: the refusal", c.name);
+		expect_rst(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, what);
+		have = flow_of(e, &c, &f) == 0;
+		CHECK(have && flow_state(&f) == RG_ST_CLOSED && (f.fflags & RG_F_CONTESTED),
+		      "%s: entry %s, fflags %#x, want closed, contested", c.name,
+		      have ? state_name(flow_state(&f)) : "(none)", have ? f.fflags : 0);
+
+		t0 += defaults[RG_ST_CLOSED] + 2;
+		env_clock(e, t0);
+		conn_init(&c, v, (uint16_t)(41100 + k), 0x00e10000, 0x00f10000);
+		snprintf(c.name, sizeof(c.name), "%s: a contested SYN refused, expired, %s",
+			 v->name, how[k]);
+		if (k == 0) {
+			xmit(e, &c, CLI, TF_SYN, 0, 0);
+			s = seg(&c, SRV, 0, c.isn[CLI] + 1, TF_RST | TF_ACK, 0);
+			snprintf(what, sizeof(what), "%s: its refusal", c.name);
+			expect_rst(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, what);
+		} else {
+			handshake(e, &c);
+			xmit_all(e, &c, SRV, TF_ACK | TF_PSH, 100);
+			xmit_all(e, &c, CLI, TF_ACK, 0);
+			expect_tracked(e, &c, "after the new handshake");
+			expect_blind_then_exact(e, &c, CLI, 0x10000000, "after the new handshake");
+		}
+		t0 += 10;
+	}
+	return t0;
+}
+
 /* --- counters ------------------------------------------------------------------------------ */
 
 static void test_counters(struct rg_env *ep, const struct variant *v)
@@ -1462,6 +1517,7 @@ int main(void)
 			continue;
 		for (int k = 0; k < X_MAX; k++)
 			base = test_expiry(&e, v, k, base);
+		base = test_refused_contested(&e, v, base);
 		env_close(&e);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
