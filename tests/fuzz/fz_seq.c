@@ -723,13 +723,17 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		 * a SYN seen on the 4-tuple (the documented SYN-SENT and re-open refusals), or it
 		 * sits at an edge the forger's own segments supplied: the state it resets may be
 		 * the forger's, and the endpoint judges it as without a filter. RCV.NXT-1 on an
-		 * entry (re)started mid-stream is taken by design: a forger there knows RCV.NXT.
+		 * entry (re)started mid-stream is taken by design: a forger there knows RCV.NXT;
+		 * the entry's RCV.NXT is the receiver's last ACK, which lags the view's while data
+		 * is unacknowledged (K41: one value below a band already wider than the lag).
 		 * So is an exact reset past the view's FIN_WAIT timeout where a contest lost that
 		 * FIN (K39): the connection was half-closed, not over. */
 		if (kind == FORGED && o.reason == RG_R_VALID && expect != RG_R_VALID &&
 		    !(expect == RG_R_TIMEWAIT &&
 		      (!m_drops(expect, fz.bits) || (af.fflags & RG_F_MIDSTREAM))) &&
-		    !((af.fflags & RG_F_MIDSTREAM) && mp.seq + 1 == s->e[!from].rcv_nxt) &&
+		    !((af.fflags & RG_F_MIDSTREAM) &&
+		      (mp.seq + 1 == s->e[!from].rcv_nxt ||
+		       ((af.dflags[!dir] & RG_D_ACK) && mp.seq + 1 == af.d[!dir].ack))) &&
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
 		    !forged_edge(s, dir, mp.seq) &&
 		    !(expect == RG_R_NO_FLOW && afound &&
