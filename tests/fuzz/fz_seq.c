@@ -18,6 +18,7 @@
 #include "pkt.h"
 
 enum { CLEAN, BLIND, UNSURE };
+#define FZ_MAX_SYNS 128
 static const char *const mode_name[] = { "clean", "blind", "unsure" };
 
 /* Kernel TCP states used for the seeded local socket. */
@@ -60,7 +61,7 @@ struct seq {
 	__u16 port[2];
 	struct gview g;
 	int mode;
-	__u32 syn_seq[2][16];   /* pure SYN sequence numbers seen per canonical direction */
+	__u32 syn_seq[2][FZ_MAX_SYNS]; /* SYN sequence numbers (and ends) per canonical direction */
 	int nsyn[2];
 	__u32 last_fseq, last_fack;
 	__u32 fend[2][16];      /* sequence ends of forged segments, per canonical direction */
@@ -83,6 +84,16 @@ static __u32 now_s(void)
 	return (__u32)(shim.now_ns / 1000000000ull);
 }
 
+static void set_mode(struct seq *s, int mode, const char *why)
+{
+	if (mode > s->mode) {
+		if (fz_verbose)
+			printf("  packet %d: %s -> %s (%s)\n", fz.step, mode_name[s->mode],
+			       mode_name[mode], why);
+		s->mode = mode;
+	}
+}
+
 static int pend_syn_has(const struct seq *s, int dir, __u32 v)
 {
 	for (int i = 0; i < s->nsyn[dir]; i++)
@@ -91,10 +102,18 @@ static int pend_syn_has(const struct seq *s, int dir, __u32 v)
 	return 0;
 }
 
+/* Every SYN counts, the first as much as the latest (the gateway keeps the first ISN), so none
+ * is overwritten; past the table's end the oracle can no longer say which refusals are real
+ * (K42: a SYN went unrecorded and its refusal was taken for a forgery). */
 static void note_syn(struct seq *s, int dir, __u32 seq)
 {
-	if (s->nsyn[dir] < 16 && !pend_syn_has(s, dir, seq))
-		s->syn_seq[dir][s->nsyn[dir]++] = seq;
+	if (pend_syn_has(s, dir, seq))
+		return;
+	if (s->nsyn[dir] == FZ_MAX_SYNS) {
+		set_mode(s, UNSURE, "more SYN numbers than the oracle records");
+		return;
+	}
+	s->syn_seq[dir][s->nsyn[dir]++] = seq;
 }
 
 /* The forger's own edges: where its segments in a direction's name ended (the newest 16). */
@@ -448,16 +467,6 @@ static void g_compare(const struct gview *g, const struct mpkt *mp)
 }
 
 /* ---- frames ---------------------------------------------------------------------------- */
-
-static void set_mode(struct seq *s, int mode, const char *why)
-{
-	if (mode > s->mode) {
-		if (fz_verbose)
-			printf("  packet %d: %s -> %s (%s)\n", fz.step, mode_name[s->mode],
-			       mode_name[mode], why);
-		s->mode = mode;
-	}
-}
 
 static size_t frame(const struct seq *s, int from, __u32 seq, __u32 ack, __u8 flags, __u16 win,
 		    __u32 payload, __u8 ws, __u8 *buf, size_t cap)
