@@ -30,9 +30,10 @@ for t in $targets; do
 	log="$build/fuzz/logs/$t-$(date +%Y%m%d-%H%M%S).log"
 	mkdir -p "$work" "$art" "$(dirname "$log")" "$fz/corpus/$t"
 	cp -n "$fz/corpus/$t"/* "$work"/ 2>/dev/null
+	start=$SECONDS
 	"$build/fuzz/fuzz_$t" -max_total_time="$secs" -max_len="${max_len[$t]}" \
 		-print_final_stats=1 -artifact_prefix="$art/$t-" "$work" >"$log" 2>&1
-	rc=$?
+	rc=$? took=$((SECONDS - start))
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 	if [ "$rc" != 0 ]; then
@@ -53,6 +54,6 @@ for t in $targets; do
 	n=$(find "$fz/corpus/$t" -type f | wc -l)
 	bytes=$(find "$fz/corpus/$t" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 	printf '%-6s %10s executions (%s/s) in %ss; corpus %d inputs, %d bytes\n' \
-		"$t" "${execs:-?}" "${rate:-?}" "$secs" "$n" "$bytes"
+		"$t" "${execs:-?}" "${rate:-?}" "$took" "$n" "$bytes"
 done
 exit $found
