@@ -251,7 +251,7 @@ static __always_inline int flow_update(struct rg_flow *f, int s, const struct pk
 	__u8 nf;
 
 	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
-		int st = flow_state(f), over = flow_over(f);
+		int st = flow_state(f), over = state_over(st);
 
 		/* Port reuse: a new connection on a finished 4-tuple. Or a handshake on an entry
 		 * only one unverified side spoke for, which it contradicts; or on one whose FINs
@@ -513,7 +513,7 @@ static __always_inline int flow_track(const struct pkt *p, const struct rg_polic
 	 * still contested, rather than carry its stale state (a FIN of long ago would give the
 	 * verified entry a short timeout). The LRU still reclaims it. One that is over (a refused
 	 * SYN) has no connection left to wait for: the next one starts afresh (K40). */
-	if (f && (f->fflags & RG_F_CONTESTED) && !flow_over(f)) {
+	if (f && (f->fflags & RG_F_CONTESTED) && !state_over(flow_state(f))) {
 		flow_contest(f, dir, p, now);
 		return RG_R_MAX;
 	}

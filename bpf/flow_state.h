@@ -71,10 +71,8 @@ static __always_inline int flow_state(const struct rg_flow *f)
 }
 
 /* The connection is finished (reset, or both FINs acknowledged): a SYN there starts a new one. */
-static __always_inline int flow_over(const struct rg_flow *f)
+static __always_inline int state_over(int st)
 {
-	int st = flow_state(f);
-
 	return st == RG_ST_CLOSED || st == RG_ST_TIME_WAIT;
 }
 

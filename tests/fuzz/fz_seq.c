@@ -393,21 +393,23 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 
 /* A contest restart keeps only the newest segment, so a FIN the view saw may be missing from the
  * entry, which then ages on its state's timeout rather than FIN_WAIT's (K39). Where that is all
- * that ended the view, it is judged as if still live: the real connection may well be. */
-static int g_judge_fin_lost(const struct gview *g, int s, const struct mpkt *p,
-			    const struct rg_flow *af)
+ * that ended the view, it is judged as if still live (the real connection may well be): is the
+ * reset exact there? */
+static int g_exact_if_fin_lost(const struct gview *g, int s, const struct mpkt *p,
+			       const struct rg_flow *af)
 {
 	struct gview live = *g;
-	int lost = 0;
+	int lost = 0, r;
 
 	if (!g->exists || !(af->fflags & RG_F_RESTARTED))
-		return RG_R_NO_FLOW;
+		return 0;
 	for (int d = 0; d < 2; d++)
 		lost |= g->d[d].fin && !(af->dflags[d] & RG_D_FIN);
 	if (!lost)
-		return RG_R_NO_FLOW;
+		return 0;
 	live.last_seen = now_s();
-	return g_judge(&live, s, p);
+	r = g_judge(&live, s, p);
+	return r == RG_R_VALID || r == RG_R_TIMEWAIT;
 }
 
 /* The entry the view predicts, in the data plane's layout (rstguard.h), for comparison. */
@@ -629,7 +631,7 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 	struct mpkt mp;
 	struct fz_obs o;
 	struct rg_flow bf, af;
-	int dir, judged, expect = -1, bfound = 0, afound, e2;
+	int dir, judged, expect = -1, bfound = 0, afound;
 
 	if (s->host && from == s->local)
 		return -1; /* XDP sees ingress only: the local end's segments are not judged */
@@ -746,8 +748,7 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
 		    !forged_edge(s, dir, mp.seq) &&
 		    !(expect == RG_R_NO_FLOW && afound &&
-		      (e2 = g_judge_fin_lost(&s->g, dir, &mp, &af),
-		       e2 == RG_R_VALID || e2 == RG_R_TIMEWAIT)))
+		      g_exact_if_fin_lost(&s->g, dir, &mp, &af)))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
 				mp.seq, mp.ack, fz_reason_name[expect]);
 		/* A divergence leaves the entry where the view cannot follow it, except a pass as
