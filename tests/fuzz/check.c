@@ -24,6 +24,9 @@ const char *const fz_reason_name[RG_R_MAX + 1] = {
 	[RG_R_DEEP_CHAIN] = "deep_chain", [RG_R_FRAGMENT] = "fragment",
 	[RG_R_NON_RST] = "non_rst_tcp", [RG_R_MALFORMED] = "malformed",
 	[RG_R_FLOW_CREATED] = "flow_created", [RG_R_FLOW_INSERT_FAIL] = "flow_insert_fail",
+	[RG_R_CHALLENGE_SENT] = "challenge_sent", [RG_R_CHALLENGE_LIMITED] = "challenge_limited",
+	[RG_R_CHALLENGE_FALLBACK] = "challenge_fallback",
+	[RG_R_CHALLENGE_UNROUTED] = "challenge_unrouted",
 	[RG_R_MAX] = "(none)",
 };
 
@@ -79,7 +82,8 @@ void fz_set_policy(__u32 bits)
 
 static int is_event(int r)
 {
-	return r == RG_R_FLOW_CREATED || r == RG_R_FLOW_INSERT_FAIL;
+	return r == RG_R_FLOW_CREATED || r == RG_R_FLOW_INSERT_FAIL ||
+	       (r >= RG_R_CHALLENGE_SENT && r <= RG_R_CHALLENGE_UNROUTED);
 }
 
 int fz_key4(const struct mpkt *p, struct rg_flow_key4 *k)
