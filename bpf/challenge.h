@@ -168,7 +168,7 @@ static __always_inline __u32 chal_l2_len(void *data, void *end)
  * numbers to whichever host sent the frame: on a shared segment, one forging a neighbour's
  * address. A VLAN-tagged RST is routed through a VLAN device, never the device XDP runs on:
  * there it must have come from that next hop itself. mac holds the RST's destination and source
- * addresses on entry, the challenge's on success; 0 on success.
+ * addresses on entry, the challenge's on success (0).
  */
 static __always_inline int chal_route(struct xdp_md *ctx, const struct pkt *p, int tagged,
 				      __u8 mac[12])
@@ -199,8 +199,9 @@ static __always_inline int chal_route(struct xdp_md *ctx, const struct pkt *p, i
 	}
 	if (!tagged || !mac_eq(fib.dmac, mac + 6))
 		return -1;
+	/* Swapped: back to the next hop, from the address it sent the RST to. */
+	__builtin_memcpy(mac + 6, mac, 6);
 	__builtin_memcpy(mac, fib.dmac, 6);
-	__builtin_memcpy(mac + 6, fib.smac, 6);
 	return 0;
 }
 

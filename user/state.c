@@ -25,11 +25,11 @@ const char *const rg_map_names[RG_M_MAX] = {
 };
 
 const struct rg_knob rg_knobs[RG_NKNOBS] = {
-	{ "mode", RG_P_MONITOR, "enforce", "monitor" },
+	{ "mode", RG_P_MONITOR, "enforce", "monitor", 0, NULL },
 	{ "inexact", RG_P_INEXACT_PASS, "drop", "pass", RG_P_INEXACT_CHALLENGE, "challenge" },
-	{ "unknown", RG_P_UNKNOWN_PASS, "drop", "pass" },
-	{ "timewait", RG_P_TIMEWAIT_DROP, "accept", "drop" },
-	{ "unparsed", RG_P_UNPARSED_PASS, "drop", "pass" },
+	{ "unknown", RG_P_UNKNOWN_PASS, "drop", "pass", 0, NULL },
+	{ "timewait", RG_P_TIMEWAIT_DROP, "accept", "drop", 0, NULL },
+	{ "unparsed", RG_P_UNPARSED_PASS, "drop", "pass", 0, NULL },
 };
 
 static const uint32_t default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
