@@ -797,7 +797,7 @@ def run_flip(x):
     # Then as fast as the kernel takes them: the same two policies written straight into the
     # pinned map, each write whole (bits, generation and timeouts), as the CLI writes them.
     m = BpfMap(x.pin + "/maps/rg_policy")
-    cur = bytearray(m.lookup(40))
+    cur = bytearray(m.lookup(44))
     gen = struct.unpack_from("I", cur, 4)[0]
     raw = 0
     t1 = time.monotonic()
@@ -935,7 +935,7 @@ def run_replace(x):
     x.check("attach over a pinned rg_policy of another layout: exit 1 or 2",
             p.returncode in (1, 2), "exit %d: %s" % (p.returncode, msg))
     x.check("... the message names the map, the mismatch and the way out",
-            "rg_policy" in msg and "value size 8" in msg and "40" in msg and
+            "rg_policy" in msg and "value size 8" in msg and "44" in msg and
             "detach --all" in msg, msg)
     x.check("... nothing changed: same programs on eth0/eth1, the foreign pin untouched",
             {i: xdp_prog_id(x, "rtr", i) for i in ("eth0", "eth1")} == ids0 and
