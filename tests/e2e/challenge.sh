@@ -93,6 +93,39 @@ driver() {
 	done
 }
 
+# pol EXPR: a field of 'policy show -j' (d), printed.
+pol() {
+	rg rtr policy show -j | "$E2E_PY" -B -c "import json, sys; d = json.load(sys.stdin); print($1)"
+}
+
+# The policy keys: set live, shown, exported; bad values refused whole.
+cli_checks() {
+	local gen out rc
+	check "policy set inexact=challenge challenge_interval_ms=750" \
+		eval 'rg rtr policy set inexact=challenge challenge_interval_ms=750 >/dev/null'
+	check "policy show -j: inexact challenge, interval 750 ms" \
+		eval '[ "$(pol "d[\"inexact\"], d[\"challenge_interval_ms\"]")" = "challenge 750" ]'
+	check "policy show: the interval line" eval \
+		'rg rtr policy show | grep -qx "challenge_interval_ms 750"'
+	check "metrics: policy_info inexact=\"challenge\", interval 0.750 s" eval \
+		'out=$(rg rtr metrics); grep -q "^rstguard_policy_info{.*inexact=\"challenge\"" <<<"$out" &&
+		 grep -qx "rstguard_challenge_interval_seconds 0.750" <<<"$out"'
+	gen=$(pol 'd["generation"]')
+	out=$(rg rtr policy set inexact=maybe 2>&1); rc=$?
+	check "inexact=maybe: exit 2, the three values named" \
+		eval '[ $rc = 2 ] && grep -q "drop, pass or challenge" <<<"$out"'
+	for v in 0 60001 abc ""; do
+		out=$(rg rtr policy set inexact=drop "challenge_interval_ms=$v" 2>&1); rc=$?
+		check "challenge_interval_ms=$v: exit 2, says the range" \
+			eval '[ $rc = 2 ] && grep -q "milliseconds from 1 to 60000" <<<"$out"'
+	done
+	check "... and nothing changed (generation, inexact, interval)" \
+		eval '[ "$(pol "d[\"generation\"], d[\"inexact\"], d[\"challenge_interval_ms\"]")" = "$gen challenge 750" ]'
+	check "challenge_interval_ms=default: back to 500" eval \
+		'rg rtr policy set challenge_interval_ms=default inexact=drop >/dev/null &&
+		 [ "$(pol "d[\"inexact\"], d[\"challenge_interval_ms\"]")" = "drop 500" ]'
+}
+
 if ! e2e_have_cli; then
 	fail "challenge: $RG has no attach command"
 	e2e_summary
@@ -100,6 +133,7 @@ if ! e2e_have_cli; then
 fi
 if rg rtr attach eth0 eth1 --role gateway --xdp-mode native >"$E2E_TMP/attach.out" 2>&1; then
 	ok "challenge: rstguard attached to rtr:eth0 and rtr:eth1, gateway role, native mode"
+	cli_checks
 	driver "challenge/gateway" --only abort,flood
 else
 	fail "challenge: rstguard attach --role gateway ($(tail -n 3 "$E2E_TMP/attach.out"))"
