@@ -292,7 +292,6 @@ static __always_inline int chal_send(struct xdp_md *ctx, const struct pkt *p,
 	len = l2 + (p->v6 ? sizeof(struct chal_v6) : sizeof(struct chal_v4));
 	if (len != (__u32)(end - data) && bpf_xdp_adjust_tail(ctx, (int)len - (int)(end - data)))
 		return RG_R_CHALLENGE_FALLBACK;
-	RG_BOUND(l2, 63);
 	if (bpf_xdp_store_bytes(ctx, 0, mac, sizeof(mac)) || chal_write(ctx, p, c, l2))
 		return RG_R_CHALLENGE_FALLBACK;
 	return RG_R_CHALLENGE_SENT;
