@@ -242,3 +242,29 @@ int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, const struct rg_
 	*out = skel;
 	return 0;
 }
+
+bool rg_map_is_ours(const char *name)
+{
+	static char names[32][BPF_OBJ_NAME_LEN];
+	static int n = -1;
+	struct rstguard *skel;
+	struct bpf_map *map;
+
+	/* The embedded object is the one list of what rstguard pins; read it once. */
+	if (n < 0) {
+		n = 0;
+		skel = rstguard__open();
+		if (skel) {
+			bpf_object__for_each_map(map, skel->obj) {
+				if (bpf_map__is_internal(map) || n >= 32)
+					continue;
+				snprintf(names[n++], sizeof(names[0]), "%s", bpf_map__name(map));
+			}
+			rstguard__destroy(skel);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
 
 #ifndef RG_VERSION
@@ -534,6 +535,8 @@ int do_metrics(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "metrics takes no arguments ('%s')", argv[optind]);
+	if ((rc = pin_dir_check()))
+		return rc;
 	mo.pin_dir = cli.pin_dir;
 	err = rg_metrics_render(&mo, &buf, &len, &read_err);
 	if (err)

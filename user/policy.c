@@ -12,6 +12,7 @@
 #include "load.h"
 #include "log.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
 
 #define MAX_PREFIXES 4096
@@ -28,8 +29,10 @@ static const char *set_name(enum set_kind k)
 /* Opens the pinned maps for reading; a missing pin dir is an error worth a hint. */
 static int open_state(struct rg_state *st)
 {
-	int err;
+	int err, rc;
 
+	if ((rc = pin_dir_check()))
+		return rc;
 	if (pin_dir_ready(false))
 		return rg_fail(RC_ERR, "no policy stored under %s: nothing attached yet ('rstguard "
 				       "attach' or 'rstguard policy set' create it)",
@@ -52,10 +55,15 @@ static int open_for_change(struct rg_state *st, int *lock, bool *created)
 	int rc, err;
 
 	*lock = -1;
-	if ((rc = pin_dir_ready(true)))
+	if ((rc = pin_dir_check()))
 		return rc;
 	if ((*lock = pin_dir_lock()) < 0)
 		return RC_ERR;
+	if ((rc = pin_dir_ready(true))) {
+		pin_dir_unlock(*lock);
+		*lock = -1;
+		return rc;
+	}
 	pin_path(path, sizeof(path), "maps", "rg_policy");
 	*created = access(path, F_OK) != 0;
 	if (*created && (rc = rg_maps_prepare(RG_MAPS_POLICY, &req, &sizes))) {
