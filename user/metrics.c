@@ -30,7 +30,7 @@
  * new reason a build error here until it is given its family, so no counter is ever silently
  * missing from the exposition (the DROP_* list drift habit 4 warns about).
  */
-_Static_assert(RG_R_MAX == 18, "a new rg_reason needs a metric family: classify it in reason_kind()");
+_Static_assert(RG_R_MAX == 20, "a new rg_reason needs a metric family: classify it in reason_kind()");
 
 enum fam_kind {
 	K_RST,         /* verdicts on RSTs: reason and action labels */

@@ -182,6 +182,9 @@ static int policy_json(const struct rg_state *st, struct json_object **out)
 		json_object_object_add(t, rg_state_names[s],
 				       json_object_new_int64(rg_policy_timeout(&p, s)));
 	json_object_object_add(o, "timeouts", t);
+	json_object_object_add(o, "learning_seconds", json_object_new_int64(p.learning));
+	json_object_object_add(o, "learning_remaining_seconds",
+			       json_object_new_int64(rg_learning_left(&p)));
 	if ((rc = scope_json(st, SET_PROTECT, &scope))) {
 		json_object_put(o);
 		return rc;
@@ -237,6 +240,12 @@ static void print_policy(struct json_object *o)
 		json_object_object_get_ex(o, rg_knobs[i].key, &v);
 		printf("%-10s %s\n", rg_knobs[i].key, json_object_get_string(v));
 	}
+	json_object_object_get_ex(o, "learning_seconds", &v);
+	printf("%-10s %llds", "learning", (long long)json_object_get_int64(v));
+	json_object_object_get_ex(o, "learning_remaining_seconds", &t);
+	if (json_object_get_int64(t))
+		printf(" (%llds left)", (long long)json_object_get_int64(t));
+	printf("\n");
 	printf("protect\n");
 	json_object_object_get_ex(o, "protect", &v);
 	print_scope(v, SET_PROTECT, "  ");
@@ -309,8 +318,8 @@ static void state_list(char *buf, size_t len)
 
 static int policy_set(int n, char **args)
 {
-	uint32_t set_mask = 0, set_val = 0, tmo[RG_ST_MAX] = {}, tmo_given = 0, v;
-	bool seen_knob[RG_NKNOBS] = {}, created;
+	uint32_t set_mask = 0, set_val = 0, tmo[RG_ST_MAX] = {}, tmo_given = 0, v, learning = 0;
+	bool seen_knob[RG_NKNOBS] = {}, created, learning_given = false;
 	struct rg_policy p;
 	struct rg_state st;
 	char states[128];
@@ -345,6 +354,18 @@ static int policy_set(int n, char **args)
 					       rg_knobs[k].key, rg_knobs[k].off, rg_knobs[k].on);
 			continue;
 		}
+		if (klen == 8 && !strncmp(args[i], "learning", 8)) {
+			if (learning_given)
+				return rg_fail(RC_USAGE, "'learning' given twice");
+			if (!strcmp(val, "default"))
+				learning = RG_LEARNING_DEFAULT;
+			else if (parse_u32(val, 0, RG_LEARNING_MAX, &learning))
+				return rg_fail(RC_USAGE,
+					       "invalid learning '%s': seconds from 0 (off) to %u, or "
+					       "'default'", val, RG_LEARNING_MAX);
+			learning_given = true;
+			continue;
+		}
 		if (klen > 8 && !strncmp(args[i], "timeout.", 8)) {
 			char name[32];
 			int s;
@@ -372,7 +393,7 @@ static int policy_set(int n, char **args)
 		state_list(states, sizeof(states));
 		return rg_fail(RC_USAGE,
 			       "unknown policy key '%.*s': use mode, inexact, unknown, timewait, "
-			       "unparsed or timeout.STATE (%s)",
+			       "unparsed, learning or timeout.STATE (%s)",
 			       (int)klen, args[i], states);
 	}
 
@@ -387,6 +408,8 @@ static int policy_set(int n, char **args)
 	for (int s = 1; s < RG_ST_MAX; s++)
 		if (tmo_given & (1u << s))
 			p.timeout[s] = tmo[s];
+	if (learning_given)
+		p.learning = learning;
 	p.generation++;
 	/* One element, one update: bits, timeouts and generation land together. */
 	err = rg_policy_write(&st, &p);
@@ -668,6 +691,8 @@ static void policy_usage(void)
 	       "  unknown=drop|pass        RST for a flow with no socket and no tracked state\n"
 	       "  timewait=accept|drop     exact RST hitting TIME-WAIT (drop: RFC 1337)\n"
 	       "  unparsed=drop|pass       RST-capable packets the parser cannot see into\n"
+	       "  learning=SECONDS         after the flow table is created, RSTs of flows not yet\n"
+	       "                           seen pass as 'learning' (gateway; 0 off, default 120)\n"
 	       "  timeout.STATE=SECONDS    flow timeout per state (or 'default'); STATE is one of\n"
 	       "                           %s\n"
 	       "\n"
