@@ -35,6 +35,10 @@ enum rg_reason {
 	RG_R_ONE_WAY,           /* tracked flow seen in one direction only (policy unknown) */
 	RG_R_UNVERIFIED,        /* one-sided flow state contradicted by segments the gateway cannot
 				 * tell from forgeries: passed, the endpoint judges */
+	RG_R_UNTRACKED,         /* no entry, but the 4-tuple was tracked before (evicted under
+				 * table pressure, or expired): passed, the endpoint judges */
+	RG_R_LEARNING,          /* no entry during the learning period after the flow table was
+				 * created (flows older than rstguard): passed, the endpoint judges */
 	RG_R_SYN_SENT_BAD_ACK,  /* RST to SYN-SENT without ACK or with the wrong ACK */
 	RG_R_TIMEWAIT,          /* exact RST hitting TIME-WAIT (policy timewait) */
 	RG_R_BAD_FLAGS,         /* RST with SYN or FIN */
@@ -105,10 +109,18 @@ struct rg_policy {
 	__u32 bits;                       /* enum rg_policy_bits */
 	__u32 generation;                 /* bumped by every change, for operators */
 	__u32 timeout[RG_ST_MAX];         /* seconds per flow state */
+	__u32 learning;                   /* seconds after `born` in which RSTs of flows never
+					   * seen pass as learning (gateway); 0: none */
+	__u32 born;                       /* rstguard clock (CLOCK_MONOTONIC seconds) when the
+					   * flow tables were created; not a knob */
 	__u32 challenge_ms;               /* inexact=challenge: at most one challenge ACK per flow
 					   * and direction this often, ms (0: the default) */
 };
-_rg_static_assert(sizeof(struct rg_policy) == 44, "rg_policy layout");
+_rg_static_assert(sizeof(struct rg_policy) == 52, "rg_policy layout");
+
+/* Long enough to see the keepalives of sessions that predate the filter (BGP's default
+ * keepalive is 60 s, its hold time 180 s); the learning key changes it. */
+#define RG_LEARNING_DEFAULT 120
 
 /* Protected/exempt prefixes: one LPM trie for both families, IPv4 as ::ffff:a.b.c.d (prefix + 96). */
 struct rg_prefix_key {
@@ -198,6 +210,8 @@ static const char *const rg_reason_names[RG_R_MAX] __attribute__((unused)) = {
 	[RG_R_NO_FLOW] = "no_flow",
 	[RG_R_ONE_WAY] = "one_way",
 	[RG_R_UNVERIFIED] = "unverified",
+	[RG_R_UNTRACKED] = "untracked",
+	[RG_R_LEARNING] = "learning",
 	[RG_R_SYN_SENT_BAD_ACK] = "syn_sent_bad_ack",
 	[RG_R_TIMEWAIT] = "timewait",
 	[RG_R_BAD_FLAGS] = "bad_flags",

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
 
 #ifndef RG_VERSION
@@ -29,7 +30,7 @@
  * new reason a build error here until it is given its family, so no counter is ever silently
  * missing from the exposition (the DROP_* list drift habit 4 warns about).
  */
-_Static_assert(RG_R_MAX == 22, "a new rg_reason needs a metric family: classify it in reason_kind()");
+_Static_assert(RG_R_MAX == 24, "a new rg_reason needs a metric family: classify it in reason_kind()");
 
 enum fam_kind {
 	K_RST,         /* verdicts on RSTs: reason and action labels */
@@ -558,6 +559,8 @@ int do_metrics(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "metrics takes no arguments ('%s')", argv[optind]);
+	if ((rc = pin_dir_check()))
+		return rc;
 	mo.pin_dir = cli.pin_dir;
 	err = rg_metrics_render(&mo, &buf, &len, &read_err);
 	if (err)

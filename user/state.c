@@ -2,6 +2,7 @@
 /* Read access to the pinned, shared maps, summed and decoded the way the data plane means them. */
 #include "state.h"
 #include "log.h"
+#include "util.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -199,6 +200,16 @@ uint32_t rg_policy_timeout(const struct rg_policy *p, int state)
 	if (state < 0 || state >= RG_ST_MAX)
 		return 0;
 	return p->timeout[state] ? p->timeout[state] : default_timeouts[state];
+}
+
+uint32_t rg_learning_left(const struct rg_policy *p)
+{
+	uint32_t age = rg_clock_now() - p->born;
+
+	/* Not born yet (policy set before the first attach): the whole period is ahead. */
+	if (!p->born)
+		return p->learning;
+	return age < p->learning ? p->learning - age : 0;
 }
 
 int rg_ifaces_read(const struct rg_state *st, struct rg_iface out[RG_MAX_IFACES])

@@ -62,6 +62,11 @@ int rg_policy_write(const struct rg_state *st, const struct rg_policy *p);
 /* The timeout in effect for a state: the policy's, or the built-in default for 0. */
 uint32_t rg_policy_timeout(const struct rg_policy *p, int state);
 
+/* Seconds of the learning period still ahead (0 when over or off). */
+uint32_t rg_learning_left(const struct rg_policy *p);
+/* A week: longer than any session's idle time worth waiting for. */
+#define RG_LEARNING_MAX 604800
+
 /* All RG_MAX_IFACES slot records; a free slot has ifindex 0 and an empty name. */
 int rg_ifaces_read(const struct rg_state *st, struct rg_iface out[RG_MAX_IFACES]);
 static inline bool rg_iface_used(const struct rg_iface *r)

@@ -10,6 +10,7 @@
 #include "cmds.h"
 #include "log.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
 
 struct slot_stats {

@@ -106,7 +106,14 @@ def traffic(a):
     seg(ia, 1001, "R", 1101 + (1 << 31))                  # out_of_window
     seg(ia, 1001, "R", 1101 + 500)                        # inexact
     seg(ia, 1001, "R", 1101)                              # valid
+    seg(ia, 2001, "R", 42)                                # learning (the table is new)
+    g.policy(learning=0)
     seg(ia, 2002, "R", 42)                                # no_flow
+    handshake(ia, 2003)                                   # tracked, then timed out:
+    g.run("policy", "set", "timeout.established=1")
+    time.sleep(2.2)
+    seg(ia, 2003, "R", 1001)                              # untracked
+    g.run("policy", "set", "timeout.established=default")
     seg(ia, 3003, "A", 7000, 9000, load=b"y" * 10)        # picked up mid-stream, one way
     seg(ia, 3003, "R", 1234)                              # one_way
     seg(ia, 3004, "A", 7000, 9000, load=b"y" * 10)        # one way, then a segment far from it:

@@ -17,7 +17,8 @@ int fz_verbose;
 const char *const fz_reason_name[RG_R_MAX + 1] = {
 	[RG_R_VALID] = "valid", [RG_R_OUT_OF_WINDOW] = "out_of_window",
 	[RG_R_INEXACT] = "inexact", [RG_R_NO_FLOW] = "no_flow", [RG_R_ONE_WAY] = "one_way",
-	[RG_R_UNVERIFIED] = "unverified",
+	[RG_R_UNVERIFIED] = "unverified", [RG_R_UNTRACKED] = "untracked",
+	[RG_R_LEARNING] = "learning",
 	[RG_R_SYN_SENT_BAD_ACK] = "syn_sent_bad_ack", [RG_R_TIMEWAIT] = "timewait",
 	[RG_R_BAD_FLAGS] = "bad_flags", [RG_R_EXEMPT] = "exempt",
 	[RG_R_UNPROTECTED] = "unprotected", [RG_R_SHORT_FRAGMENT] = "short_fragment",
@@ -306,7 +307,8 @@ int fz_step(const __u8 *f, size_t n, struct mpkt *mp, struct fz_obs *o)
 	if (judged) {
 		switch (o->reason) {
 		case RG_R_VALID: case RG_R_OUT_OF_WINDOW: case RG_R_INEXACT: case RG_R_NO_FLOW:
-		case RG_R_ONE_WAY: case RG_R_UNVERIFIED: case RG_R_SYN_SENT_BAD_ACK: case RG_R_TIMEWAIT:
+		case RG_R_ONE_WAY: case RG_R_UNVERIFIED: case RG_R_UNTRACKED: case RG_R_LEARNING:
+		case RG_R_SYN_SENT_BAD_ACK: case RG_R_TIMEWAIT:
 			break;
 		default:
 			fz_fail("in-scope RST judged %s, not an acceptance reason",
