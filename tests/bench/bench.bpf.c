@@ -60,7 +60,8 @@ int gen_redirect(struct xdp_md *ctx)
 	if (!mode || (void *)(th + 1) > end || ip->ihl != 5 || ip->protocol != IPPROTO_TCP)
 		goto out;
 	if (mode & (GEN_SEQ | GEN_INEXACT)) {
-		__u32 seq = (mode & GEN_INEXACT) ? BF_CLIENT_NXT + 1 + pick(BF_INEXACT_SPAN)
+		/* Network byte order; a random one needs no conversion. */
+		__u32 seq = (mode & GEN_INEXACT) ? bpf_htonl(BF_CLIENT_NXT + 1 + pick(BF_INEXACT_SPAN))
 						 : bpf_get_prandom_u32();
 
 		csum_replace4(&th->check, th->seq, seq);

@@ -72,6 +72,11 @@ static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
 	return s;
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 static uint16_t fold(uint32_t s)
 {
 	while (s >> 16)
@@ -985,6 +990,14 @@ static int check_generator(struct bench_env *e)
 					rows[i].id);
 				return -1;
 			}
+			/* An inexact RST must sit where the flows' receiver calls it inexact. */
+			if ((rows[i].gen_mode & GEN_INEXACT) &&
+			    get32(out + 14 + 20 + 4) - (BF_CLIENT_NXT + 1) >= BF_INEXACT_SPAN) {
+				fprintf(stderr, "bench: generator frame for %s has sequence %u, not "
+					"past %u within %u\n", rows[i].id, get32(out + 38),
+					BF_CLIENT_NXT, BF_INEXACT_SPAN);
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -1011,6 +1024,16 @@ static int check_flows(struct bench_env *e)
 				"(out_of_window %llu, inexact %llu, no_flow %llu)\n", r->flows,
 				(unsigned long long)oow, (unsigned long long)exp,
 				(unsigned long long)nof);
+			return -1;
+		}
+		/* The inexact rows' template, judged inexact. */
+		exp = rg_reason_count(r, RG_R_INEXACT, e->ncpu);
+		if (test_run_ns(e, r->prog_fd, frames[T_RST_INEXACT].buf,
+				frames[T_RST_INEXACT].len, 1) < 0)
+			return -1;
+		if (rg_reason_count(r, RG_R_INEXACT, e->ncpu) - exp != 1) {
+			fprintf(stderr, "bench: the inexact template is not inexact for the %u-flow "
+				"gateway program\n", r->flows);
 			return -1;
 		}
 	}
