@@ -12,16 +12,23 @@
 
 #include "flow_state.h"
 #include "log.h"
+#include "polkeys.h"
 #include "rstguard.skel.h"
 #include "state.h"
 #include "util.h"
 
-static const char *const policy_maps[] = { "rg_policy", "rg_ports", "rg_protect", "rg_exempt" };
+static const char *const policy_maps[] = { "rg_policy", "rg_ports", "rg_protect", "rg_exempt", NULL };
+static const char *const flow_maps[] = { "rg_flows4", "rg_flows6", "rg_presence", NULL };
 
-static bool is_policy_map(const char *name)
+/* Is the map one of the set rg_maps_prepare is asked for? */
+static bool in_set(const char *name, enum rg_map_set set)
 {
-	for (size_t i = 0; i < sizeof(policy_maps) / sizeof(policy_maps[0]); i++)
-		if (!strcmp(name, policy_maps[i]))
+	const char *const *list = set == RG_MAPS_POLICY ? policy_maps : flow_maps;
+
+	if (set == RG_MAPS_ALL)
+		return true;
+	for (; *list; list++)
+		if (!strcmp(name, *list))
 			return true;
 	return false;
 }
@@ -127,7 +134,7 @@ static int set_pins(struct rstguard *skel, enum rg_map_set set, bool check)
 		/* .rodata/.bss belong to one instance: they carry its slot, role and clock. */
 		if (bpf_map__is_internal(map))
 			continue;
-		if (set == RG_MAPS_POLICY && !is_policy_map(name)) {
+		if (!in_set(name, set)) {
 			bpf_map__set_autocreate(map, false);
 			continue;
 		}
@@ -165,9 +172,11 @@ int rg_flow_sizes_resolve(const struct rg_flow_sizes *req, struct rg_flow_sizes 
 
 static int write_default_policy(void)
 {
-	struct rg_policy p = { .bits = 0, .generation = 1, .timeout = RG_TIMEOUTS_DEFAULT };
+	struct rg_policy p;
 	struct rg_state st;
 	int err = rg_state_open(&st, cli.pin_dir);
+
+	rg_pol_default(&p);
 
 	if (!err) {
 		err = rg_policy_write(&st, &p);

@@ -2,6 +2,8 @@
 /* Read access to the pinned, shared maps, summed and decoded the way the data plane means them. */
 #include "state.h"
 #include "log.h"
+#include "pindir.h"
+#include "util.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -87,12 +89,15 @@ int rg_state_open_flags(struct rg_state *st, const char *pin_dir, bool rdonly)
 	int err = 0, r;
 
 	st->ncpu = libbpf_num_possible_cpus();
+	st->failed[0] = '\0';
 	for (int i = 0; i < RG_M_MAX; i++) {
 		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, rg_map_names[i]);
 		st->foreign[i] = false;
 		st->fd[i] = bpf_obj_get_opts(path, &o);
-		if (st->fd[i] < 0 && errno != ENOENT && !err)
+		if (st->fd[i] < 0 && errno != ENOENT && !err) {
 			err = -errno;
+			snprintf(st->failed, sizeof(st->failed), "%s", path);
+		}
 		if (st->fd[i] < 0)
 			continue;
 		/* A foreign map is left closed: what reads it fails, the rest still works. */
@@ -114,6 +119,26 @@ int rg_state_open_flags(struct rg_state *st, const char *pin_dir, bool rdonly)
 	if (err)
 		rg_state_close(st);
 	return err;
+}
+
+int rg_state_open_cli(struct rg_state *st, bool rdonly)
+{
+	int rc, err;
+
+	if ((rc = pin_dir_ready(false)))
+		return rc;
+	err = rg_state_open_flags(st, cli.pin_dir, rdonly);
+	if (err == -ENOENT)
+		return rg_fail(RC_ABSENT, "nothing attached: no pinned maps under %s/maps",
+			       cli.pin_dir);
+	if (err == -EACCES || err == -EPERM)
+		return rg_fail(RC_ERR, "cannot open %s: %s (reading rstguard's pins needs root, or "
+				       "CAP_BPF and read access to them)",
+			       st->failed[0] ? st->failed : cli.pin_dir, errstr(err));
+	if (err)
+		return rg_fail(RC_ERR, "cannot open the pinned maps under %s/maps: %s", cli.pin_dir,
+			       errstr(err));
+	return 0;
 }
 
 int rg_state_open(struct rg_state *st, const char *pin_dir)
@@ -162,6 +187,20 @@ uint32_t rg_policy_timeout(const struct rg_policy *p, int state)
 	if (state < 0 || state >= RG_ST_MAX)
 		return 0;
 	return p->timeout[state] ? p->timeout[state] : default_timeouts[state];
+}
+
+uint32_t rg_timeout_default(int state)
+{
+	return state > 0 && state < RG_ST_MAX ? default_timeouts[state] : 0;
+}
+
+int rg_iface_write(const struct rg_state *st, uint32_t slot, const struct rg_iface *r)
+{
+	int fd = map_fd(st, RG_M_IFACES);
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_update_elem(fd, &slot, r, BPF_ANY) ? -errno : 0;
 }
 
 int rg_ifaces_read(const struct rg_state *st, struct rg_iface out[RG_MAX_IFACES])
@@ -357,4 +396,37 @@ int rg_prefixes_read(const struct rg_state *st, int map, struct rg_prefix_key *k
 		prev = &cur;
 	}
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int rg_ports_write(const struct rg_state *st, const uint64_t *old, const uint64_t *new)
+{
+	int fd = map_fd(st, RG_M_PORTS);
+
+	if (fd < 0)
+		return fd;
+	for (uint32_t i = 0; i < RG_PORT_WORDS; i++)
+		if (old[i] != new[i] && bpf_map_update_elem(fd, &i, &new[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int rg_prefix_update(const struct rg_state *st, int map, const struct rg_prefix_key *k, bool add)
+{
+	int fd = map_fd(st, map);
+	uint8_t one = 1;
+
+	if (fd < 0)
+		return fd;
+	if (add)
+		return bpf_map_update_elem(fd, k, &one, BPF_ANY) ? -errno : 0;
+	return bpf_map_delete_elem(fd, k) && errno != ENOENT ? -errno : 0;
+}
+
+void rg_flow_capacity(const struct rg_state *st, struct rg_flow_sizes *cap)
+{
+	cap->v4 = cap->v6 = 0;
+	if (st->fd[RG_M_FLOWS4] >= 0)
+		rg_map_max_entries(st->fd[RG_M_FLOWS4], &cap->v4);
+	if (st->fd[RG_M_FLOWS6] >= 0)
+		rg_map_max_entries(st->fd[RG_M_FLOWS6], &cap->v6);
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <limits.h>
 #include "rstguard.h"
 
 /* The shared maps, by pin name. RG_M_MAX ends the list. */
@@ -26,6 +27,13 @@ struct rg_state {
 	int fd[RG_M_MAX]; /* -1 when that map is not pinned, or pinned with another layout */
 	bool foreign[RG_M_MAX]; /* pinned with another layout than this build reads */
 	int ncpu;
+	char failed[PATH_MAX]; /* the pin whose opening failed, for the error message */
+};
+
+/* Entries of the two flow tables. In a request 0 means "as pinned, or the default" (IPv4:
+ * RG_DEFAULT_FLOWS; IPv6: as IPv4). */
+struct rg_flow_sizes {
+	uint32_t v4, v6;
 };
 
 /* Opens every pinned map found under pin_dir/maps. 0 when at least the policy map exists,
@@ -35,6 +43,12 @@ int rg_state_open(struct rg_state *st, const char *pin_dir);
  * build reads is reported (pr_warn, naming it) and left closed (fd -1), never read. */
 int rg_state_open_flags(struct rg_state *st, const char *pin_dir, bool rdonly);
 void rg_state_close(struct rg_state *st);
+/*
+ * The same for a command that reads: checks the pin dir first. RC_ABSENT (its message
+ * recorded) when nothing is pinned there; RC_ERR naming the pin and the reason when it cannot
+ * be opened (a permission refused is an error, never "nothing attached").
+ */
+int rg_state_open_cli(struct rg_state *st, bool rdonly);
 
 /* The verdict knobs of rg_policy.bits, by the names the CLI and the metrics use: a knob has
  * value `off` while its bit is clear. */
@@ -50,6 +64,8 @@ int rg_policy_read(const struct rg_state *st, struct rg_policy *p);
 int rg_policy_write(const struct rg_state *st, const struct rg_policy *p);
 /* The timeout in effect for a state: the policy's, or the built-in default for 0. */
 uint32_t rg_policy_timeout(const struct rg_policy *p, int state);
+/* The built-in default timeout of a state (RG_TIMEOUTS_DEFAULT), the one copy user space has. */
+uint32_t rg_timeout_default(int state);
 
 /* All RG_MAX_IFACES slot records; a free slot has ifindex 0 and an empty name. */
 int rg_ifaces_read(const struct rg_state *st, struct rg_iface out[RG_MAX_IFACES]);
@@ -60,6 +76,8 @@ static inline bool rg_iface_used(const struct rg_iface *r)
 
 /* The counters of one slot, summed over every possible CPU. */
 int rg_stats_read(const struct rg_state *st, uint32_t slot, struct rg_counter out[RG_R_MAX]);
+int rg_iface_write(const struct rg_state *st, uint32_t slot, const struct rg_iface *r);
+
 /* Zeroes one slot's counters, so a new interface does not inherit an old one's. */
 int rg_stats_clear(const struct rg_state *st, uint32_t slot);
 
@@ -68,10 +86,17 @@ int rg_flows_count(const struct rg_state *st, uint64_t *v4, uint64_t *v6);
 /* Entries of a hash map, by batch lookups where the kernel has them. */
 int rg_map_count(int fd, uint64_t *n);
 int rg_map_max_entries(int fd, uint32_t *n);
+/* The sizes of the pinned flow tables (0 for one not pinned). */
+void rg_flow_capacity(const struct rg_state *st, struct rg_flow_sizes *cap);
 
 /* Protected ports as a 65536-bit bitmap (RG_PORT_WORDS words). */
 int rg_ports_read(const struct rg_state *st, uint64_t words[RG_PORT_WORDS]);
 /* Every key of an LPM trie (RG_M_PROTECT or RG_M_EXEMPT); *n in: capacity, out: count. */
 int rg_prefixes_read(const struct rg_state *st, int map, struct rg_prefix_key *keys, uint32_t *n);
+/* Writes the words of the port bitmap that differ between old and new. */
+int rg_ports_write(const struct rg_state *st, const uint64_t *old, const uint64_t *new);
+/* Adds a prefix to, or deletes it from, RG_M_PROTECT or RG_M_EXEMPT (deleting a missing one is
+ * not an error). */
+int rg_prefix_update(const struct rg_state *st, int map, const struct rg_prefix_key *k, bool add);
 
 #endif
