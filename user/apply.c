@@ -438,7 +438,9 @@ int do_apply(int argc, char **argv)
 			json_print(plan_json(&P, &L, check, file));
 		return RC_OK;
 	}
-	if (!check && ((lock = pin_dir_lock()) < 0 || (rc = pin_dir_ready(true))))
+	if (!check && (lock = pin_dir_lock()) < 0)
+		return RC_ERR;
+	if (!check && (rc = pin_dir_ready(true)))
 		goto out;
 	if ((rc = read_live(&L)))
 		goto out;
@@ -457,9 +459,6 @@ int do_apply(int argc, char **argv)
 	else
 		print_plan(&P, &L, check);
 out:
-	if (lock >= 0)
-		pin_dir_unlock(lock);
-	else if (rc == RC_ERR && !check && lock < 0 && !*rg_last_error())
-		rc = RC_ERR;
+	pin_dir_unlock(lock);
 	return rc;
 }

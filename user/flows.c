@@ -224,14 +224,12 @@ int do_flows(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "flows takes no arguments ('%s')", argv[optind]);
-	if ((rc = pin_dir_ready(false)))
+	if ((rc = rg_state_open_cli(&st, true)))
 		return rc;
-	err = rg_state_open(&st, cli.pin_dir);
-	if (!err)
-		err = rg_policy_read(&st, &pol);
-	if (err)
-		return rg_fail(RC_ERR, "nothing attached: no pinned maps under %s/maps (%s)",
-			       cli.pin_dir, errstr(err));
+	if ((err = rg_policy_read(&st, &pol))) {
+		rg_state_close(&st);
+		return rg_fail(RC_ERR, "cannot read the policy: %s", errstr(err));
+	}
 	e.now = rg_clock_now();
 	e.pol = &pol;
 	if (cli.json)

@@ -53,6 +53,7 @@ static int finish(int rc)
 	if (rc == RC_OK)
 		return RC_OK;
 	if (rc == RC_UNHEALTHY) {
+		fflush(stdout);
 		fprintf(stderr, "rstguard: %s\n", msg);
 		return RC_ERR;
 	}

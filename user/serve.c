@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "pindir.h"
 #include "util.h"
 
 /* Concurrent connections, each with its own thread; more are refused at accept. Prometheus
@@ -319,8 +320,8 @@ int do_serve(int argc, char **argv)
 		return rg_fail(RC_USAGE,
 			       "invalid --metrics-path '%s': '/' then letters, digits, '/._~-' (up to %d)",
 			       sv.path, MAX_PATH_LEN);
-	if (cli.pin_dir[0] != '/')
-		return rg_fail(RC_USAGE, "--pin-dir must be an absolute path, not '%s'", cli.pin_dir);
+	if (pin_dir_check())
+		return RC_USAGE;
 	sv.mo.pin_dir = cli.pin_dir;
 	snprintf(sv.landing, sizeof(sv.landing),
 		 "<!DOCTYPE html>\n<html><head><title>rstguard exporter</title></head><body>\n"

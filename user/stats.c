@@ -288,12 +288,8 @@ int do_stats(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "stats takes no arguments ('%s')", argv[optind]);
-	if ((rc = pin_dir_ready(false)))
+	if ((rc = rg_state_open_cli(&st, true)))
 		return rc;
-	err = rg_state_open(&st, cli.pin_dir);
-	if (err)
-		return rg_fail(RC_ERR, "nothing attached: no pinned maps under %s/maps (%s)",
-			       cli.pin_dir, errstr(err));
 	if (interval > 0) {
 		rc = watch(&st, interval);
 	} else if ((err = read_all(&st, s))) {
