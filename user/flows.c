@@ -62,7 +62,7 @@ static struct json_object *flow_json(const struct flow_view *v, uint32_t now,
 		json_object_object_add(o, i ? "b" : "a", ep);
 	}
 	json_object_object_add(o, "state", json_object_new_string(rg_state_names[st]));
-	json_object_object_add(o, "age", json_object_new_int64(age));
+	json_object_object_add(o, "age_seconds", json_object_new_int64(age));
 	json_object_object_add(o, "expired",
 			       json_object_new_boolean(age > rg_policy_timeout(pol, st)));
 	json_object_object_add(o, "midstream",

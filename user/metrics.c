@@ -350,7 +350,7 @@ static void emit_up(FILE *f, const struct snapshot *s, bool per_cpu, double took
 		fprintf(f, "rstguard_attached{");
 		label(f, true, "device", s->s[i].name);
 		label(f, false, "role", s->s[i].role);
-		label(f, false, "mode", s->s[i].mode);
+		label(f, false, "xdp_mode", s->s[i].mode);
 		fprintf(f, "} %d\n", s->s[i].attached);
 	}
 	family(f, "rstguard_attach_timestamp_seconds", "gauge",
@@ -535,6 +535,9 @@ int do_metrics(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "metrics takes no arguments ('%s')", argv[optind]);
+	if (cli.json)
+		return rg_fail(RC_USAGE, "metrics prints the Prometheus text format, not JSON: leave "
+					 "out -j ('rstguard stats -j' has the counters as JSON)");
 	if ((rc = pin_dir_check()))
 		return rc;
 	mo.pin_dir = cli.pin_dir;

@@ -9,6 +9,8 @@
 
 #include "cmds.h"
 #include "log.h"
+#include "names.h"
+#include "schema.h"
 #include "state.h"
 #include "pindir.h"
 #include "util.h"
@@ -42,10 +44,6 @@ static int read_all(const struct rg_state *st, struct slot_stats *s)
 	return 0;
 }
 
-static const char *role_of(const struct rg_iface *r)
-{
-	return r->role > 0 && r->role < RG_ROLE_MAX ? rg_role_names[r->role] : "unknown";
-}
 
 static struct json_object *counters_json(const struct rg_counter *c)
 {
@@ -68,13 +66,7 @@ static struct json_object *counters_json(const struct rg_counter *c)
 
 static struct json_object *iface_json(uint32_t slot, const struct slot_stats *s)
 {
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(s->rec.name));
-	json_object_object_add(o, "ifindex", json_object_new_int64(s->rec.ifindex));
-	json_object_object_add(o, "slot", json_object_new_int(slot));
-	json_object_object_add(o, "role", json_object_new_string(role_of(&s->rec)));
-	return o;
+	return rg_json_iface(&s->rec, slot);
 }
 
 static bool row_zero(const struct rg_counter *c)
@@ -115,7 +107,7 @@ static int print_snapshot(const struct slot_stats *s)
 			continue;
 		}
 		printf("%s (slot %u, %s): %llu passed, %llu dropped, %llu would drop\n",
-		       s[i].rec.name, i, role_of(&s[i].rec), (unsigned long long)tot[RG_ACT_PASS],
+		       s[i].rec.name, i, rg_role_str(s[i].rec.role), (unsigned long long)tot[RG_ACT_PASS],
 		       (unsigned long long)tot[RG_ACT_DROP], (unsigned long long)tot[RG_ACT_MONITOR]);
 		printf("  %-18s %12s %12s %12s %14s\n", "REASON", "PASS", "DROP", "WOULD_DROP", "BYTES");
 		for (int r = 0, shown = 0; r < RG_R_MAX; r++) {
@@ -165,7 +157,7 @@ static void print_rates(const struct slot_stats *a, const struct slot_stats *b, 
 		o = json_object_new_object();
 		arr = json_object_new_array();
 		json_object_object_add(o, "time", json_object_new_string(when));
-		json_object_object_add(o, "interval", json_object_new_double(dt));
+		json_object_object_add(o, "interval_seconds", json_object_new_double(dt));
 	} else {
 		printf("--- %s, over %.2f s\n", when, dt);
 	}
@@ -190,8 +182,8 @@ static void print_rates(const struct slot_stats *a, const struct slot_stats *b, 
 				if (cli.json) {
 					struct json_object *v = json_object_new_object();
 
-					json_object_object_add(v, "pps", json_object_new_double((double)(uint64_t)(pps * 100 + 0.5) / 100));
-					json_object_object_add(v, "bps", json_object_new_double((double)(uint64_t)(bps + 0.5)));
+					json_object_object_add(v, "packets_per_second", json_object_new_double((double)(uint64_t)(pps * 100 + 0.5) / 100));
+					json_object_object_add(v, "bits_per_second", json_object_new_double((double)(uint64_t)(bps + 0.5)));
 					json_object_object_add(acts, rg_action_names[x], v);
 				} else if (dp) {
 					printf("%-15s %-18s %-10s %12.1f pps %14.0f bit/s\n", b[i].rec.name,
