@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "version.h"
 
 static const struct cmd {
 	const char *name;
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return RC_OK;
 		case 'V':
-			printf("rstguard (built %s)\n", __DATE__);
+			printf("rstguard %s\n", rg_version);
 			return RC_OK;
 		default:
 			return finish(bad_opt("", c, argv));

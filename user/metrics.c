@@ -20,10 +20,8 @@
 #include "state.h"
 #include "pindir.h"
 #include "util.h"
+#include "version.h"
 
-#ifndef RG_VERSION
-#define RG_VERSION "0.1.0"
-#endif
 
 /*
  * Every reason of the counter map belongs to exactly one metric family. The assertion makes a
@@ -334,7 +332,7 @@ static void emit_head(FILE *f, int up)
 	fprintf(f, "rstguard_up %d\n", up);
 	family(f, "rstguard_build_info", "gauge", "Always 1; the version of rstguard in a label.");
 	fprintf(f, "rstguard_build_info{");
-	label(f, true, "version", RG_VERSION);
+	label(f, true, "version", rg_version);
 	fprintf(f, "} 1\n");
 }
 

@@ -579,6 +579,7 @@ static void policy_usage(void)
 
 	rg_pol_keys(keys, sizeof(keys));
 	printf("Usage: rstguard policy show [-j]\n"
+	       "       rstguard policy keys [-j]   (every key and its values)\n"
 	       "       rstguard policy set KEY=VALUE...\n"
 	       "       rstguard policy protect add|del|list PORT|RANGE|PREFIX...\n"
 	       "       rstguard policy exempt add|del|list PREFIX...\n"
@@ -628,11 +629,17 @@ int do_policy(int argc, char **argv)
 	}
 	if (!strcmp(sub, "show"))
 		return policy_show(n, args);
+	if (!strcmp(sub, "keys")) {
+		if (n)
+			return rg_fail(RC_USAGE, "policy keys takes no arguments ('%s')", args[0]);
+		rg_pol_list(cli.json);
+		return RC_OK;
+	}
 	if (!strcmp(sub, "set"))
 		return policy_set(n, args);
 	if (!strcmp(sub, "protect"))
 		return policy_scope(SET_PROTECT, n, args);
 	if (!strcmp(sub, "exempt"))
 		return policy_scope(SET_EXEMPT, n, args);
-	return rg_fail(RC_USAGE, "unknown 'policy %s': use show, set, protect or exempt", sub);
+	return rg_fail(RC_USAGE, "unknown 'policy %s': use show, set, protect, exempt or keys", sub);
 }

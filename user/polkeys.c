@@ -203,3 +203,35 @@ void rg_pol_json(const struct rg_policy *p, struct json_object *o)
 				       json_object_new_int64(rg_numkey_value(p, i)));
 	}
 }
+
+void rg_pol_list(bool json)
+{
+	struct json_object *o = json ? json_object_new_object() : NULL;
+
+	for (int k = 0; k < RG_NKNOBS; k++) {
+		if (!json) {
+			printf("%s=%s|%s\n", rg_knobs[k].key, rg_knobs[k].off, rg_knobs[k].on);
+			continue;
+		}
+		struct json_object *v = json_object_new_array();
+
+		json_object_array_add(v, json_object_new_string(rg_knobs[k].off));
+		json_object_array_add(v, json_object_new_string(rg_knobs[k].on));
+		json_object_object_add(o, rg_knobs[k].key, v);
+	}
+	for (int i = 0; i < rg_nnumkeys; i++) {
+		if (!json) {
+			printf("%s=%u-%u|default\n", rg_numkeys[i].key, rg_numkeys[i].min,
+			       rg_numkeys[i].max);
+			continue;
+		}
+		struct json_object *v = json_object_new_object();
+
+		json_object_object_add(v, "min", json_object_new_int64(rg_numkeys[i].min));
+		json_object_object_add(v, "max", json_object_new_int64(rg_numkeys[i].max));
+		json_object_object_add(v, "default", json_object_new_int64(numkey_default(i)));
+		json_object_object_add(o, rg_numkeys[i].key, v);
+	}
+	if (json)
+		json_print(o);
+}

@@ -53,4 +53,7 @@ void rg_pol_json(const struct rg_policy *p, struct json_object *o);
 /* "mode, inexact, ..., timeout.STATE (syn_sent, ...)": every key, for messages. */
 void rg_pol_keys(char *buf, size_t len);
 
+/* 'policy keys': every key with its values, KEY=VALUE|VALUE per line, or as JSON. */
+void rg_pol_list(bool json);
+
 #endif

@@ -415,11 +415,11 @@ check "detach --all removes every pin and the pin dir" bash -c "nsenter --net=/r
 eq "detach --all with nothing attached exits 0" "$(rc_of rgc detach --all)" 0
 
 # --- pin dir off bpffs: a bpffs is mounted on demand (private mount namespace); the env var -----
-check "RSTGUARD_PIN_DIR on a non-bpffs dir gets a bpffs mounted, and detach --all removes it" \
+check "RSTGUARD_PIN_DIR on a non-bpffs dir gets a bpffs mounted, and detach --all unmounts it (the directory, made before, stays)" \
 	unshare -m --propagation private bash -c "
 	mkdir -p $TMP/pins && export RSTGUARD_PIN_DIR=$TMP/pins &&
 	'$RG' policy set mode=monitor >/dev/null && [ \"\$(stat -f -c %T $TMP/pins)\" = bpf_fs ] &&
-	'$RG' policy show -j | grep -q monitor && '$RG' detach --all >/dev/null && [ ! -e $TMP/pins ]"
+	'$RG' policy show -j | grep -q monitor && '$RG' detach --all >/dev/null && [ \"\$(stat -f -c %T $TMP/pins)\" != bpf_fs ]"
 if command -v setpriv >/dev/null; then
 	out=$(setpriv --reuid 65534 --regid 65534 --clear-groups "$RG" --pin-dir $TMP/np policy set mode=monitor 2>&1); rc=$?
 	eq "not root: exit 1, says root is needed" "$rc $(grep -oE 'needs? root' <<<"$out" | head -n 1 | tr -d s)" "1 need root"
