@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* flows: the shared flow table, with the state and sequence bookkeeping the verdicts use. */
-#include <bpf/bpf.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -127,39 +126,19 @@ static void flow_print(const struct flow_view *v, uint32_t now, const struct rg_
 	}
 }
 
-/* Walks one table; calls back for the first `limit` entries (0: all) and counts them all. */
-static int walk(int fd, bool v6, uint32_t limit, uint64_t *total,
-		void (*cb)(const struct flow_view *, void *), void *arg)
+/* One entry of a table as the map layer hands it over, as text and numbers to print. */
+static void view_of(const void *key, bool v6, const struct rg_flow *f, struct flow_view *v)
 {
-	union {
-		struct rg_flow_key4 k4;
-		struct rg_flow_key6 k6;
-	} cur, next;
-	void *prev = NULL;
-	struct flow_view v;
+	const struct rg_flow_key4 *k4 = key;
+	const struct rg_flow_key6 *k6 = key;
 
-	if (fd < 0)
-		return 0;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		cur = next;
-		prev = &cur;
-		if (limit && *total >= limit) {
-			(*total)++;
-			continue;
-		}
-		/* The LRU may evict between the two calls: a vanished entry is simply skipped. */
-		if (bpf_map_lookup_elem(fd, &cur, &v.f))
-			continue;
-		(*total)++;
-		v.v6 = v6;
-		for (int i = 0; i < 2; i++) {
-			format_addr(v6 ? (void *)cur.k6.addr[i] : (void *)&cur.k4.addr[i], v6, v.addr[i],
-				    sizeof(v.addr[i]));
-			v.port[i] = ntohs(v6 ? cur.k6.port[i] : cur.k4.port[i]);
-		}
-		cb(&v, arg);
+	v->v6 = v6;
+	v->f = *f;
+	for (int i = 0; i < 2; i++) {
+		format_addr(v6 ? (const void *)k6->addr[i] : (const void *)&k4->addr[i], v6,
+			    v->addr[i], sizeof(v->addr[i]));
+		v->port[i] = ntohs(v6 ? k6->port[i] : k4->port[i]);
 	}
-	return errno == ENOENT ? 0 : -errno;
 }
 
 struct emit {
@@ -169,10 +148,12 @@ struct emit {
 	uint64_t shown;
 };
 
-static void emit(const struct flow_view *v, void *arg)
+static void emit(const void *key, bool v6, const struct rg_flow *f, void *arg)
 {
 	struct emit *e = arg;
+	struct flow_view view, *v = &view;
 
+	view_of(key, v6, f, &view);
 	e->shown++;
 	if (e->arr)
 		json_object_array_add(e->arr, flow_json(v, e->now, e->pol));
@@ -234,9 +215,7 @@ int do_flows(int argc, char **argv)
 	e.pol = &pol;
 	if (cli.json)
 		e.arr = json_object_new_array();
-	err = walk(st.fd[RG_M_FLOWS4], false, limit, &total, emit, &e);
-	if (!err)
-		err = walk(st.fd[RG_M_FLOWS6], true, limit, &total, emit, &e);
+	err = rg_flows_walk(&st, limit, &total, emit, &e);
 	rg_state_close(&st);
 	if (err) {
 		json_object_put(e.arr);

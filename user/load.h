@@ -10,12 +10,12 @@
 
 struct rstguard;
 
-/* Which shared maps rg_maps_prepare makes sure exist. */
-enum rg_map_set {
-	RG_MAPS_POLICY, /* policy and scope only: lets policy be set before anything is attached */
-	RG_MAPS_ALL,
-	RG_MAPS_FLOWS,  /* the flow tables and their presence filter only: a resize makes these */
-};
+/* Which shared maps rg_maps_prepare makes sure exist: the policy and scope only (policy can
+ * be set before anything is attached), all, or the flow tables and their presence filter
+ * (what a resize makes). */
+#define RG_MAPS_POLICY RG_MAPSET_POLICY
+#define RG_MAPS_ALL RG_MAPSET_ALL
+#define RG_MAPS_FLOWS RG_MAPSET_FLOWS
 
 
 /* The sizes to use: a pinned table cannot be resized, so a request that differs from it is

@@ -59,7 +59,7 @@ static int open_for_change(struct rg_state *st, int *lock, bool *created)
 		*lock = -1;
 		return rc;
 	}
-	pin_path(path, sizeof(path), "maps", "rg_policy");
+	pin_path(path, sizeof(path), "maps", rg_map_names[RG_M_POLICY]);
 	*created = access(path, F_OK) != 0;
 	if (*created && (rc = rg_maps_prepare(RG_MAPS_POLICY, &req, &sizes))) {
 		pin_dir_unlock(*lock);

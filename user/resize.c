@@ -15,7 +15,7 @@
 #include "util.h"
 
 /* The maps a resize replaces: a table's presence filter is sized with it. */
-static const char *const swapped[] = { "rg_flows4", "rg_flows6", "rg_presence" };
+static const int swapped[] = { RG_M_FLOWS4, RG_M_FLOWS6, RG_M_PRESENCE };
 #define NSWAP 3
 
 /* A live link of ours and what its instance was loaded with. */
@@ -25,22 +25,6 @@ struct live {
 	struct rg_iface rec;
 	bool switched;
 };
-
-static uint32_t pinned_entries(const char *name)
-{
-	char path[PATH_MAX];
-	uint32_t n = 0;
-	int fd;
-
-	pin_path(path, sizeof(path), "maps", name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (rg_map_max_entries(fd, &n))
-		n = 0;
-	close(fd);
-	return n;
-}
 
 /* Every attached interface whose link still holds its device, with the program it runs now
  * (kept open to switch back to if the resize fails halfway). */
@@ -102,7 +86,7 @@ static void roll_back(const int *old_fd, struct live *lv, int n)
 		if (lv[i].switched)
 			bpf_link_update(lv[i].link_fd, lv[i].old_prog_fd, NULL);
 	for (int i = 0; i < NSWAP; i++) {
-		pin_path(path, sizeof(path), "maps", swapped[i]);
+		pin_path(path, sizeof(path), "maps", rg_map_names[swapped[i]]);
 		unlink(path);
 		if (old_fd[i] >= 0 && bpf_obj_pin(old_fd[i], path))
 			pr_warn("cannot restore the pin %s: %s\n", path, errstr(-errno));
@@ -141,7 +125,7 @@ static int switch_link(struct live *l, const struct rg_flow_sizes *want)
 
 int rg_flows_resize(const struct rg_flow_sizes *req, bool *resized)
 {
-	struct rg_flow_sizes have = { pinned_entries("rg_flows4"), pinned_entries("rg_flows6") };
+	struct rg_flow_sizes have = { rg_pinned_entries(cli.pin_dir, RG_M_FLOWS4), rg_pinned_entries(cli.pin_dir, RG_M_FLOWS6) };
 	struct rg_flow_sizes want, got;
 	int old_fd[NSWAP], nlive = 0, rc = 0, err;
 	static struct live lv[RG_MAX_IFACES];
@@ -157,7 +141,7 @@ int rg_flows_resize(const struct rg_flow_sizes *req, bool *resized)
 	if ((err = collect_live(lv, &nlive)))
 		return rg_fail(RC_ERR, "cannot read the attached interfaces: %s", errstr(err));
 	for (int i = 0; i < NSWAP; i++) {
-		pin_path(path, sizeof(path), "maps", swapped[i]);
+		pin_path(path, sizeof(path), "maps", rg_map_names[swapped[i]]);
 		old_fd[i] = bpf_obj_get(path);
 		unlink(path);
 	}

@@ -65,10 +65,7 @@ struct server {
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	return rg_monotonic_ns();
 }
 
 /* MHD tells of every connection it opens and closes: the list the deadline watch walks. */

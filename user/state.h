@@ -5,23 +5,31 @@
 #define RG_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
 #include "rstguard.h"
+#include "map_names.h"
 
-/* The shared maps, by pin name. RG_M_MAX ends the list. */
-enum rg_map_id {
-	RG_M_POLICY,
-	RG_M_STATS,
-	RG_M_PORTS,
-	RG_M_PROTECT,
-	RG_M_EXEMPT,
-	RG_M_FLOWS4,
-	RG_M_FLOWS6,
-	RG_M_IFACES,
-	RG_M_MAX
-};
+/* The shared maps, by pin name (bpf/map_names.h). RG_M_MAX ends the list. */
+#define RG_MAP_ID(id, name, set) id,
+enum rg_map_id { RG_PINNED_MAPS(RG_MAP_ID) RG_M_MAX };
+#undef RG_MAP_ID
+enum rg_map_set { RG_MAPSET_POLICY, RG_MAPSET_ALL, RG_MAPSET_FLOWS };
 extern const char *const rg_map_names[RG_M_MAX];
+extern const enum rg_map_set rg_map_sets[RG_M_MAX];
+/* The id of a map name, or -1. */
+int rg_map_id(const char *name);
+
+/*
+ * The one layout check: does a map (a pin's fd) have the type, key and value sizes, flags and,
+ * for the arrays indexed by computed keys, the size this build reads and writes? 0, or -EPROTO
+ * with what differs in diff ("key size 4, this build 8; ..."), or another -errno.
+ */
+int rg_map_layout(int fd, int id, char *diff, size_t len);
+/* The same against a definition (a map of the embedded object before it is created). */
+int rg_map_layout_of(int id, uint32_t type, uint32_t key, uint32_t value, uint32_t flags,
+		     uint32_t entries, char *diff, size_t len);
 
 struct rg_state {
 	int fd[RG_M_MAX]; /* -1 when that map is not pinned, or pinned with another layout */
@@ -76,6 +84,9 @@ static inline bool rg_iface_used(const struct rg_iface *r)
 
 /* The counters of one slot, summed over every possible CPU. */
 int rg_stats_read(const struct rg_state *st, uint32_t slot, struct rg_counter out[RG_R_MAX]);
+/* The same, also keeping each CPU's values in percpu ([RG_R_MAX][ncpu]) unless it is NULL. */
+int rg_stats_read_percpu(const struct rg_state *st, uint32_t slot, struct rg_counter out[RG_R_MAX],
+			 struct rg_counter *percpu);
 int rg_iface_write(const struct rg_state *st, uint32_t slot, const struct rg_iface *r);
 
 /* Zeroes one slot's counters, so a new interface does not inherit an old one's. */
@@ -83,9 +94,18 @@ int rg_stats_clear(const struct rg_state *st, uint32_t slot);
 
 /* Entries in the flow tables (expired ones included until the LRU reuses them). */
 int rg_flows_count(const struct rg_state *st, uint64_t *v4, uint64_t *v6);
+/*
+ * Walks both flow tables (IPv4 first), calling back with each entry's key (struct
+ * rg_flow_key4 or rg_flow_key6, as v6 says) for the first `limit` entries (0: all); *total
+ * counts them all. An entry the LRU evicts during the walk is skipped.
+ */
+int rg_flows_walk(const struct rg_state *st, uint32_t limit, uint64_t *total,
+		  void (*cb)(const void *key, bool v6, const struct rg_flow *f, void *arg), void *arg);
 /* Entries of a hash map, by batch lookups where the kernel has them. */
 int rg_map_count(int fd, uint64_t *n);
 int rg_map_max_entries(int fd, uint32_t *n);
+/* The size of a pinned map, 0 when it is not pinned. */
+uint32_t rg_pinned_entries(const char *pin_dir, int id);
 /* The sizes of the pinned flow tables (0 for one not pinned). */
 void rg_flow_capacity(const struct rg_state *st, struct rg_flow_sizes *cap);
 

@@ -138,10 +138,7 @@ static int print_snapshot(const struct slot_stats *s)
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return rg_monotonic_ns() / 1e9;
 }
 
 static void print_rates(const struct slot_stats *a, const struct slot_stats *b, double dt)
@@ -149,10 +146,8 @@ static void print_rates(const struct slot_stats *a, const struct slot_stats *b, 
 	struct json_object *o = NULL, *arr = NULL;
 	char when[64];
 	bool any = false;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	format_time_ns((uint64_t)ts.tv_sec * 1000000000ull, !!cli.json, when, sizeof(when));
+	format_time_ns(rg_realtime_ns() / 1000000000ull * 1000000000ull, !!cli.json, when,
+		       sizeof(when));
 	if (cli.json) {
 		o = json_object_new_object();
 		arr = json_object_new_array();
