@@ -206,10 +206,10 @@ check "apply with an interface that does not exist yet: exit 0" rg apply "$T/new
 check "  it is pending" grep -q 'vz: pending' "$T/out"
 ip link add vz type veth peer name vy
 ip link set vz up
-tmpl=$(sed -n 's/^ExecStart=//p' "$DIST/rstguard-attach@.service" | sed "s#/usr/sbin/rstguard#$RG#; s#%I#vz#g; s#/etc/rstguard/rstguard.conf#$T/new.conf#")
+tmpl=$(sed -n 's/^ExecStart=//p' "$DIST/rstguard-attach@.service" | sed "s#/usr/sbin/rstguard#$RG#; s#%i#vz#g; s#/etc/rstguard/rstguard.conf#$T/new.conf#")
 check "rstguard-attach@vz.service's command attaches it when it appears" bash -c "$tmpl >$T/out 2>&1"
 eq "  vz: host role, ok" "$("$RG" status -j | jget "[(i['role'], i['state']) for i in d['interfaces'] if i['name']=='vz']")" "[('host', 'ok')]"
-tmpl=$(sed -n 's/^ExecStart=//p' "$DIST/rstguard-attach@.service" | sed "s#/usr/sbin/rstguard#$RG#; s#%I#vy#g; s#/etc/rstguard/rstguard.conf#$T/new.conf#")
+tmpl=$(sed -n 's/^ExecStart=//p' "$DIST/rstguard-attach@.service" | sed "s#/usr/sbin/rstguard#$RG#; s#%i#vy#g; s#/etc/rstguard/rstguard.conf#$T/new.conf#")
 check "the same for an interface the file does not name: exit 0" bash -c "$tmpl >$T/out 2>&1"
 check "  and nothing attached there" bash -c "! '$RG' status -j | grep -q '\"vy\"'"
 check "the udev rule starts the template for every new or renamed interface" \
