@@ -79,7 +79,7 @@ static struct json_object *flow_json(const struct flow_view *v, uint32_t now,
 		json_object_object_add(e, "isn", json_object_new_int64(r->isn));
 		json_object_object_add(e, "seq_end", json_object_new_int64(r->seq_end));
 		json_object_object_add(e, "ack", json_object_new_int64(r->ack));
-		json_object_object_add(e, "max_win", json_object_new_int64(r->max_win));
+		json_object_object_add(e, "max_window_bytes", json_object_new_int64(r->max_win));
 		json_object_object_add(e, "wscale", ws < 0 ? NULL : json_object_new_int(ws));
 		if (df & RG_D_SYN)
 			json_object_array_add(fl, json_object_new_string("syn"));

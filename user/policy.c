@@ -180,7 +180,7 @@ static int policy_json(const struct rg_state *st, struct json_object **out)
 		return rc;
 	}
 	json_object_object_add(o, "exempt", scope);
-	json_object_object_add(o, "generation", json_object_new_int64(p.generation));
+	json_object_object_add(o, "policy_generation", json_object_new_int64(p.generation));
 	*out = o;
 	return 0;
 }
@@ -244,7 +244,7 @@ static void print_policy(const struct rg_policy *p, struct json_object *o)
 	for (int i = 0; i < rg_nnumkeys; i++)
 		printf("%-22s %u%s\n", rg_numkeys[i].key, rg_numkey_value(p, i),
 		       rg_numkey_is_default(p, i) ? " (default)" : "");
-	json_object_object_get_ex(o, "generation", &v);
+	json_object_object_get_ex(o, "policy_generation", &v);
 	printf("generation %lld\n", (long long)json_object_get_int64(v));
 }
 
@@ -522,7 +522,7 @@ dup:;
 
 		if ((rc = scope_json(&st, k, &o)))
 			goto out;
-		json_object_object_add(o, "generation", json_object_new_int64(p.generation));
+		json_object_object_add(o, "policy_generation", json_object_new_int64(p.generation));
 		if (cli.json) {
 			json_print(o);
 		} else {

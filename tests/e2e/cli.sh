@@ -216,7 +216,7 @@ check "ip link shows the program on $RA" bash -c "ip -n $NSR link show $RA | gre
 check "bpftool net shows $RB in driver mode" bash -c "nsenter --net=/run/netns/$NSR bpftool net show | grep -q '^$RB.*driver'"
 check "status text names the interfaces" bash -c "nsenter --net=/run/netns/$NSR '$RG' --pin-dir $PIN status | grep -q '^$RA .*gateway'"
 eq "the first attach wrote the default policy" \
-	"$(rgr policy show -j | jget "d['mode'], d['inexact'], d['unknown'], d['timewait'], d['timeouts_seconds']['established'], d['generation']")" \
+	"$(rgr policy show -j | jget "d['mode'], d['inexact'], d['unknown'], d['timewait'], d['timeouts_seconds']['established'], d['policy_generation']")" \
 	"('enforce', 'drop', 'drop', 'accept', 432000, 1)"
 
 # --- live traffic through the router, after the CLI has exited --------------------------------
@@ -249,7 +249,7 @@ check "a refused connection still gets its RST (ECONNREFUSED at once)" refused
 
 # --- policy changes show in policy show and act on live traffic at once -----------------------
 check "policy set mode=monitor" rgr policy set mode=monitor
-eq "policy show: monitor, generation 2" "$(rgr policy show -j | jget "d['mode'], d['generation']")" "('monitor', 2)"
+eq "policy show: monitor, generation 2" "$(rgr policy show -j | jget "d['mode'], d['policy_generation']")" "('monitor', 2)"
 m0=$(counter rgr $RA no_flow would_drop); r0=$(nft_rst)
 forge_unknown
 wait_eq "monitor: the RST counts as would_drop" $((m0 + 1)) counter rgr $RA no_flow would_drop

@@ -670,8 +670,8 @@ def run_kill(x):
         if p.poll() is None:
             kill9(p)
     pol1 = g.policy_show()
-    same = {k: v for k, v in pol1.items() if k != "generation"} == \
-        {k: v for k, v in pol0.items() if k != "generation"}
+    same = {k: v for k, v in pol1.items() if k != "policy_generation"} == \
+        {k: v for k, v in pol0.items() if k != "policy_generation"}
     x.check("policy set SIGKILLed %d times: the policy is the one set before" %
             x.s["policy_kills"], same, "before %s after %s" % (pol0, pol1))
     # A first attach (maps created, record, link, pin) SIGKILLed on a spare interface with its
@@ -782,7 +782,7 @@ def run_flip(x):
     t = x.nft_table("srv", {"pre": ("prerouting", -300, [
         "ip saddr %s tcp sport %d tcp dport %d tcp flags & rst == rst tcp sequence %d "
         "counter name inexact" % (ra, rp, lp, seq)])}, counters=("inexact",))
-    gen0 = g.policy_show()["generation"]
+    gen0 = g.policy_show()["policy_generation"]
     c0 = g.counters()
     flood = Flood(x, [("seq", ra, la, rp, lp, seq), ("noflow", x.ip["atk"], x.ip["srv"])],
                   rate=20000)
@@ -824,8 +824,8 @@ def run_flip(x):
            "aborted connections" % (n, t_cli, raw, t_raw, sent[0], sent[1], len(res)))
     x.check("every policy set exited 0", not bad_rc, "%d failed: %s" % (len(bad_rc), bad_rc[:3]))
     x.check("policy generation moved by exactly the %d writes" % (n - len(bad_rc) + raw),
-            pol["generation"] == (gen0 + n - len(bad_rc) + raw) & M32,
-            "generation %d -> %d" % (gen0, pol["generation"]))
+            pol["policy_generation"] == (gen0 + n - len(bad_rc) + raw) & M32,
+            "generation %d -> %d" % (gen0, pol["policy_generation"]))
     x.check("the flips ended on the first policy (enforce, inexact=drop, unknown=drop)",
             all(pol[k] == v for k, v in P1.items()), pol)
     x.check("no torn policy: no RST counted would_drop (that needs monitor with drop, a mix of "
@@ -1284,7 +1284,7 @@ def run_asym(x):
         dc, ds = dir_from(f, ra, rp), dir_from(f, la, lp)
         mid = (a, c) in c_pre
         if not dc["seen"] or ds["seen"] or any(ds[k] for k in ("isn", "seq_end", "ack",
-                                                                  "max_win")) or \
+                                                                  "max_window_bytes")) or \
                 (mid and f["state"] != "one_way"):
             bad.append(f)
     states_seen = sorted({flow_of(doc, nl.endpoints(a)[1], nl.endpoints(a)[3])["state"]

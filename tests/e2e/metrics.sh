@@ -224,8 +224,8 @@ def compare(a):
     info = [dict(k[1]) for k in samples if k[0] == "rstguard_policy_info"]
     want = {k: pol[k] for k in ("mode", "inexact", "unknown", "timewait", "unparsed")}
     check("rstguard_policy_info labels equal 'policy show -j' (%s)" % want, info == [want], str(info))
-    check("rstguard_policy_generation equals 'policy show -j' (%d)" % pol["generation"],
-          samples.get(("rstguard_policy_generation", ())) == pol["generation"])
+    check("rstguard_policy_generation equals 'policy show -j' (%d)" % pol["policy_generation"],
+          samples.get(("rstguard_policy_generation", ())) == pol["policy_generation"])
     ips = [k for k in samples for _, v in k[1] if v.count(".") == 3 or "::" in v or v.count(":") > 2]
     check("no label value looks like an IP address", not ips, str(ips[:3]))
     names = set(k[0] for k in samples)

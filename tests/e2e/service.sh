@@ -81,7 +81,7 @@ knock() { ip netns exec rgsvc-peer timeout 2 bash -c 'exec 3<>/dev/tcp/198.18.0.
 
 rg() { "$RG" "$@" >"$T/out" 2>&1; }
 nonrst() { "$RG" stats -j | jget "[i for i in d['interfaces'] if i['name']=='va'][0]['reasons']['non_rst_tcp']['pass']['packets']"; }
-gen() { "$RG" policy show -j | jget "d['generation']"; }
+gen() { "$RG" policy show -j | jget "d['policy_generation']"; }
 C=$T/rstguard.conf
 
 # --- save ------------------------------------------------------------------------------------
