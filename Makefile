@@ -20,7 +20,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS     ?= -O2 -g
 # One version string for the binary, its metrics and its package: a Debian version (a digit
 # first, no hyphen), the commit appended.
-VERSION    := 0.1.0$(shell git describe --always --dirty 2>/dev/null | sed -e 's/^/+git./' -e 's/-/./g')
+VERSION    := 0.1.0$(shell git describe --always --dirty 2>/dev/null | sed -e 's/^/+git/' -e 's/-/+/g')
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -I$(BUILD) -Ibpf -Iuser -MMD -MP
 LDLIBS     := -lbpf -lxdp -ljson-c -lmicrohttpd -lelf -lz
 
