@@ -98,7 +98,8 @@ static void describe_foreign(int ifindex, const struct bpf_xdp_query_opts *q, ch
 			     size_t len)
 {
 	uint32_t id = q->drv_prog_id ? q->drv_prog_id : q->skb_prog_id ? q->skb_prog_id : q->hw_prog_id;
-	const char *mode = q->drv_prog_id ? "native" : q->skb_prog_id ? "skb" : "hw";
+	const char *mode = rg_xdp_mode_str(q->drv_prog_id ? XDP_FLAGS_DRV_MODE
+				   : q->skb_prog_id ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_HW_MODE);
 	char name[BPF_OBJ_NAME_LEN];
 	struct xdp_multiprog *mp;
 	size_t n;

@@ -99,6 +99,8 @@ eq "  va is filtered" "$(/usr/sbin/rstguard status -j | $PY -c 'import json,sys;
 check "  ExecReload changes nothing" bash -c "$(unit ExecReload) | grep -q 'no changes'"
 check "bash completion of the installed script: commands" bash -c \
 	". /usr/share/bash-completion/completions/rstguard; COMP_WORDS=(rstguard ap); COMP_CWORD=1; _rstguard; [ \"\${COMPREPLY[*]}\" = apply ]"
+check "  policy keys" bash -c \
+	". /usr/share/bash-completion/completions/rstguard; COMP_WORDS=(rstguard policy set timeout.c); COMP_CWORD=3; _rstguard; [ \"\${COMPREPLY[*]}\" = timeout.closed= ]"
 check "  policy values" bash -c \
 	". /usr/share/bash-completion/completions/rstguard; COMP_WORDS=(rstguard policy set timewait=); COMP_CWORD=3; _rstguard; [ \"\${COMPREPLY[*]}\" = 'timewait=accept timewait=drop' ]"
 check "  interfaces" bash -c \
