@@ -43,6 +43,7 @@ struct plan {
 	int nsteps;
 	struct step steps[2 * RG_MAX_IFACES];
 	bool resize, policy, scope;
+	const char *only;              /* apply --interface: that one alone */
 	struct rg_flow_sizes flows;
 	struct rg_policy pol;          /* wanted, have-bits included */
 	char pol_diff[1024], scope_diff[1024];
@@ -184,6 +185,7 @@ static void make_plan(struct plan *P, const struct rg_config *c, const struct li
 		      const char *only)
 {
 	memset(P, 0, sizeof(*P));
+	P->only = only;
 	for (int i = 0; i < c->nifs; i++)
 		if (!only || !strcmp(c->ifs[i].name, only))
 			plan_iface(P, &c->ifs[i], L);
@@ -201,8 +203,10 @@ static void make_plan(struct plan *P, const struct rg_config *c, const struct li
 		snprintf(s->detail, sizeof(s->detail), "not named in %s", c->file);
 	}
 	rg_config_flows(c, &P->flows);
-	/* The tables matter once an interface is wanted; a file of policy alone leaves them. */
-	P->resize = c->nifs && L->cap.v4 && (L->cap.v4 != P->flows.v4 || L->cap.v6 != P->flows.v6);
+	/* The tables matter once an interface is wanted; a file of policy alone leaves them, and
+	 * so does a hotplug (--interface), which must not empty the table under the others. */
+	P->resize = !only && c->nifs && L->cap.v4 &&
+		    (L->cap.v4 != P->flows.v4 || L->cap.v6 != P->flows.v6);
 	P->changes += P->resize;
 	rg_config_policy(c, &P->pol);
 	/* apply --interface leaves the policy in force alone, unless there is none yet. */
@@ -281,7 +285,7 @@ static int detach_steps(struct plan *P, enum act which)
 static int attach_steps(struct plan *P)
 {
 	struct rg_target t[RG_MAX_IFACES];
-	struct rg_flow_sizes sizes;
+	struct rg_flow_sizes sizes, keep = {};
 	int n = 0, done, rc;
 
 	for (int i = 0; i < P->nsteps; i++) {
@@ -299,7 +303,8 @@ static int attach_steps(struct plan *P)
 	}
 	if (!n)
 		return 0;
-	rc = rg_attach(t, n, &P->flows, &sizes, &done);
+	/* The sizes are settled by now (made, or resized); a hotplug keeps whatever is pinned. */
+	rc = rg_attach(t, n, P->only ? &keep : &P->flows, &sizes, &done);
 	rg_targets_release(t, n);
 	return rc;
 }
@@ -450,7 +455,11 @@ int do_apply(int argc, char **argv)
 		if (rc)
 			rg_audit("apply %s: failed: %s", file, rg_last_error());
 		else
-			rg_audit("apply %s: %d changes made", file, P.changes);
+			rg_audit("apply %s%s%s: %d changes made", file, only ? " --interface " : "",
+				 only ? only : "", P.changes);
+	} else if (!check) {
+		rg_audit("apply %s%s%s: no changes, the live state equals the file", file,
+			 only ? " --interface " : "", only ? only : "");
 	}
 	if (rc)
 		goto out;

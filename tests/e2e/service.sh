@@ -206,9 +206,12 @@ check "apply with an interface that does not exist yet: exit 0" rg apply "$T/new
 check "  it is pending" grep -q 'vz: pending' "$T/out"
 ip link add vz type veth peer name vy
 ip link set vz up
+# The live tables differ from the file's: a hotplug must not re-create them under the others.
+rg attach va --flows 8192
 tmpl=$(sed -n 's/^ExecStart=//p' "$DIST/rstguard-attach@.service" | sed "s#/usr/sbin/rstguard#$RG#; s#%i#vz#g; s#/etc/rstguard/rstguard.conf#$T/new.conf#")
 check "rstguard-attach@vz.service's command attaches it when it appears" bash -c "$tmpl >$T/out 2>&1"
 eq "  vz: host role, ok" "$("$RG" status -j | jget "[(i['role'], i['state']) for i in d['interfaces'] if i['name']=='vz']")" "[('host', 'ok')]"
+eq "  and left the flow tables alone (8192, not the file's 4096)" "$("$RG" status -j | jget "d['flow_table']['ipv4']['capacity']")" 8192
 tmpl=$(sed -n 's/^ExecStart=//p' "$DIST/rstguard-attach@.service" | sed "s#/usr/sbin/rstguard#$RG#; s#%i#vy#g; s#/etc/rstguard/rstguard.conf#$T/new.conf#")
 check "the same for an interface the file does not name: exit 0" bash -c "$tmpl >$T/out 2>&1"
 check "  and nothing attached there" bash -c "! '$RG' status -j | grep -q '\"vy\"'"
@@ -226,8 +229,10 @@ check "syslog: the resize" waitlog 'flow tables resized: ipv4 4096, ipv6 1024 en
 check "syslog: facility daemon, priority notice (<29>)" grep -q '^<29>' "$T/syslog"
 n=$(wc -l <"$T/syslog")
 rg apply "$T/new.conf"; rg status; rg policy show; rg save -o "$T/again.conf"
-check "reading and a no-change apply add only the apply line" \
-	test "$(tail -n +$((n + 1)) "$T/syslog" | grep -vc 'apply .*: 0 changes made\|^$')" = 0
+sleep 0.3
+eq "reading commands log nothing; an apply that changes nothing logs one line saying so" \
+	"$(tail -n +$((n + 1)) "$T/syslog" | sed 's/^.*rstguard\[[0-9]*\]: //')" \
+	"apply $T/new.conf: no changes, the live state equals the file (uid=0)"
 
 # --- permissions -------------------------------------------------------------------------------
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$RG" "$@" >"$T/out" 2>&1; }
