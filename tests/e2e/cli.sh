@@ -180,7 +180,7 @@ send_rst() { # send_rst NETNS IFACE DSTMAC SRC SPORT DST DPORT SEQ [COUNT]
 forge_unknown() { send_rst $NSA $A0 $MAC_RA 198.18.1.1 40000 198.18.2.1 9 12345; }
 
 # --- help, usage and the man page -----------------------------------------------------------
-for c in attach detach status policy stats flows "policy set" "policy protect"; do
+for c in attach detach status policy stats flows save apply metrics serve "policy set" "policy protect"; do
 	check "'$c --help' exits 0 with usage" bash -c "'$RG' $c --help | grep -q Usage"
 done
 check "'--help' lists every command" bash -c "'$RG' --help | grep -q flows"
