@@ -282,14 +282,14 @@ static int detach_steps(struct plan *P, enum act which)
 	return rc;
 }
 
-static int attach_steps(struct plan *P)
+/* The interfaces to attach or re-attach. For a check before anything changes, one whose mode
+ * changes is looked at as it is now: it is detached first when the change is made. */
+static int targets(const struct plan *P, struct rg_target *t, bool check)
 {
-	struct rg_target t[RG_MAX_IFACES];
-	struct rg_flow_sizes sizes, keep = {};
-	int n = 0, done, rc;
+	int n = 0;
 
 	for (int i = 0; i < P->nsteps; i++) {
-		struct step *s = &P->steps[i];
+		const struct step *s = &P->steps[i];
 
 		if (s->act != A_ATTACH && s->act != A_ROLE && s->act != A_MODE)
 			continue;
@@ -297,10 +297,20 @@ static int attach_steps(struct plan *P)
 		t[n].name = s->name;
 		t[n].role = s->role;
 		t[n].mode = s->mode;
-		t[n].role_given = t[n].mode_given = true;
+		t[n].role_given = true;
+		t[n].mode_given = !(check && s->act == A_MODE);
 		t[n].link_fd = -1;
 		n++;
 	}
+	return n;
+}
+
+static int attach_steps(struct plan *P)
+{
+	struct rg_target t[RG_MAX_IFACES];
+	struct rg_flow_sizes sizes, keep = {};
+	int n = targets(P, t, false), done, rc;
+
 	if (!n)
 		return 0;
 	/* The sizes are settled by now (made, or resized); a hotplug keeps whatever is pinned. */
@@ -311,10 +321,14 @@ static int attach_steps(struct plan *P)
 
 static int converge(const struct rg_config *c, const struct live *L, struct plan *P)
 {
+	struct rg_target t[RG_MAX_IFACES];
+	int n = targets(P, t, true), rc;
 	struct rg_flow_sizes sizes;
 	bool resized;
-	int rc;
 
+	/* What the kernel or another tool would refuse is found before anything changes. */
+	if (n && (rc = rg_attach_check(t, n)))
+		return rc;
 	/* The policy goes in first, so a newly attached interface starts under the file's. */
 	if (!L->maps && (rc = rg_maps_prepare(c->nifs ? RG_MAPS_ALL : RG_MAPS_POLICY, &P->flows, &sizes)))
 		return rc;

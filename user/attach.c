@@ -370,6 +370,24 @@ int rg_attach(struct rg_target *t, int n, const struct rg_flow_sizes *req,
 	return rc;
 }
 
+int rg_attach_check(struct rg_target *t, int n)
+{
+	bool slot_taken[RG_MAX_IFACES] = {};
+	struct rg_iface recs[RG_MAX_IFACES];
+	struct rg_state st;
+	int rc = 0;
+
+	memset(recs, 0, sizeof(recs));
+	if (!rg_state_open(&st, cli.pin_dir)) {
+		rg_ifaces_read(&st, recs);
+		rg_state_close(&st);
+	}
+	for (int i = 0; i < n && !rc; i++)
+		rc = preflight(&t[i], recs, slot_taken);
+	rg_targets_release(t, n);
+	return rc;
+}
+
 void rg_targets_release(struct rg_target *t, int n)
 {
 	for (int i = 0; t && i < n; i++)

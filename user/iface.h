@@ -42,6 +42,9 @@ struct rg_target {
 int rg_attach(struct rg_target *t, int n, const struct rg_flow_sizes *req,
 	      struct rg_flow_sizes *sizes, int *done);
 void rg_targets_release(struct rg_target *t, int n);
+/* Only the refusals of rg_attach (no such interface, a link type it cannot read, another
+ * tool's program, a foreign pin, no free slot), changing nothing. 0 or an RC_*. */
+int rg_attach_check(struct rg_target *t, int n);
 
 /*
  * New, empty flow tables of the requested sizes in place of the pinned ones, under every

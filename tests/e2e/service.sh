@@ -136,6 +136,20 @@ eq "  none of them changed the policy" "$("$RG" policy show -j)" "$pol0"
 eq "  or the attachments" "$("$RG" status -j)" "$stj0"
 eq "a missing file: exit 2" "$("$RG" apply "$T/none.conf" >/dev/null 2>&1; echo $?)" 2
 
+# Another tool's XDP program on an interface the file names: refused before anything changes.
+FOREIGN=/usr/lib/$(gcc -print-multiarch 2>/dev/null)/bpf/xdpfilt_alw_all.o
+if command -v xdp-loader >/dev/null && xdp-loader load -m skb vd "$FOREIGN" >/dev/null 2>&1; then
+	printf 'attach va vc\nattach vd --xdp-mode skb\npolicy set mode=enforce\n' >"$T/foreign.conf"
+	"$RG" apply "$T/foreign.conf" >"$T/out" 2>&1
+	eq "apply with another tool's program on vd: exit 1, naming it" "$? $(grep -o 'xdpfilt_alw_all' "$T/out" | head -n 1)" "1 xdpfilt_alw_all"
+	eq "  and nothing changed (policy)" "$("$RG" policy show -j)" "$pol0"
+	eq "  (attachments)" "$("$RG" status -j | jget "[(i['name'], i['prog_id']) for i in d['interfaces']]")" \
+		"$(echo "$stj0" | jget "[(i['name'], i['prog_id']) for i in d['interfaces']]")"
+	xdp-loader unload --all vd >/dev/null 2>&1
+else
+	echo "note: xdp-loader cannot load $FOREIGN here; the foreign-program check is skipped"
+fi
+
 # --- apply: converging -----------------------------------------------------------------------
 knock; knock
 n0=$(nonrst); stj0=$("$RG" status -j)
