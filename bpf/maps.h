@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "rstguard.h"
+#include "map_names.h"
 
 /* Shared by every attached interface: the control plane pins these and reuses them. */
 struct {
@@ -102,5 +103,10 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rg_iface);
 } rg_ifaces SEC(".maps");
+
+/* Every map the control plane pins by name is declared above under that name. */
+#define RG_MAP_DECLARED(id, name, set) _Static_assert(sizeof(name) > 0, #name " is declared");
+RG_PINNED_MAPS(RG_MAP_DECLARED)
+#undef RG_MAP_DECLARED
 
 #endif

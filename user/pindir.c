@@ -219,11 +219,17 @@ int pin_dir_ready(bool create)
 	if (is_dir(cli.pin_dir) && on_bpffs(cli.pin_dir))
 		return 0;
 	if (!create) {
-		if (!is_dir(cli.pin_dir))
-			return rg_fail(RC_ERR, "rstguard is not attached: %s does not exist",
+		struct stat sb;
+
+		if (stat(cli.pin_dir, &sb) && errno == ENOENT)
+			return rg_fail(RC_ABSENT, "rstguard is not attached: %s does not exist",
 				       cli.pin_dir);
-		return rg_fail(RC_ERR, "%s is not on a bpffs, so nothing can be pinned there",
-			       cli.pin_dir);
+		if (!is_dir(cli.pin_dir))
+			return rg_fail(RC_ERR, "cannot look at pin dir %s: %s", cli.pin_dir,
+				       errstr(-errno));
+		return rg_fail(RC_ERR, "pin dir %s is not on a bpffs, so nothing can be pinned "
+				       "there (mount -t bpf bpf %s, or pass --pin-dir under /sys/fs/bpf)",
+			       cli.pin_dir, cli.pin_dir);
 	}
 	existing_ancestor(cli.pin_dir, anc, sizeof(anc));
 	if (!on_bpffs(anc) && under_sys_bpffs(cli.pin_dir) && strcmp(cli.pin_dir, SYS_BPFFS)) {

@@ -9,6 +9,8 @@
 
 #include "cmds.h"
 #include "log.h"
+#include "names.h"
+#include "schema.h"
 #include "state.h"
 #include "pindir.h"
 #include "util.h"
@@ -42,10 +44,6 @@ static int read_all(const struct rg_state *st, struct slot_stats *s)
 	return 0;
 }
 
-static const char *role_of(const struct rg_iface *r)
-{
-	return r->role > 0 && r->role < RG_ROLE_MAX ? rg_role_names[r->role] : "unknown";
-}
 
 static bool is_challenge(int r)
 {
@@ -73,13 +71,7 @@ static struct json_object *counters_json(const struct rg_counter *c)
 
 static struct json_object *iface_json(uint32_t slot, const struct slot_stats *s)
 {
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(s->rec.name));
-	json_object_object_add(o, "ifindex", json_object_new_int64(s->rec.ifindex));
-	json_object_object_add(o, "slot", json_object_new_int(slot));
-	json_object_object_add(o, "role", json_object_new_string(role_of(&s->rec)));
-	return o;
+	return rg_json_iface(&s->rec, slot);
 }
 
 /* Events counted beside the verdicts: not RSTs of their own, so outside the totals. */
@@ -164,7 +156,7 @@ static int print_snapshot(const struct slot_stats *s)
 			continue;
 		}
 		printf("%s (slot %u, %s): %llu passed, %llu dropped, %llu would drop\n",
-		       s[i].rec.name, i, role_of(&s[i].rec), (unsigned long long)tot[RG_ACT_PASS],
+		       s[i].rec.name, i, rg_role_str(s[i].rec.role), (unsigned long long)tot[RG_ACT_PASS],
 		       (unsigned long long)tot[RG_ACT_DROP], (unsigned long long)tot[RG_ACT_MONITOR]);
 		printf("  %-18s %12s %12s %12s %14s\n", "REASON", "PASS", "DROP", "WOULD_DROP", "BYTES");
 		for (int r = 0, shown = 0; r < RG_R_MAX; r++) {
@@ -196,10 +188,7 @@ static int print_snapshot(const struct slot_stats *s)
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return rg_monotonic_ns() / 1e9;
 }
 
 static void print_rates(const struct slot_stats *a, const struct slot_stats *b, double dt)
@@ -207,15 +196,13 @@ static void print_rates(const struct slot_stats *a, const struct slot_stats *b, 
 	struct json_object *o = NULL, *arr = NULL;
 	char when[64];
 	bool any = false;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	format_time_ns((uint64_t)ts.tv_sec * 1000000000ull, !!cli.json, when, sizeof(when));
+	format_time_ns(rg_realtime_ns() / 1000000000ull * 1000000000ull, !!cli.json, when,
+		       sizeof(when));
 	if (cli.json) {
 		o = json_object_new_object();
 		arr = json_object_new_array();
 		json_object_object_add(o, "time", json_object_new_string(when));
-		json_object_object_add(o, "interval", json_object_new_double(dt));
+		json_object_object_add(o, "interval_seconds", json_object_new_double(dt));
 	} else {
 		printf("--- %s, over %.2f s\n", when, dt);
 	}
@@ -240,8 +227,8 @@ static void print_rates(const struct slot_stats *a, const struct slot_stats *b, 
 				if (cli.json) {
 					struct json_object *v = json_object_new_object();
 
-					json_object_object_add(v, "pps", json_object_new_double((double)(uint64_t)(pps * 100 + 0.5) / 100));
-					json_object_object_add(v, "bps", json_object_new_double((double)(uint64_t)(bps + 0.5)));
+					json_object_object_add(v, "packets_per_second", json_object_new_double((double)(uint64_t)(pps * 100 + 0.5) / 100));
+					json_object_object_add(v, "bits_per_second", json_object_new_double((double)(uint64_t)(bps + 0.5)));
 					json_object_object_add(acts, rg_action_names[x], v);
 				} else if (dp) {
 					printf("%-15s %-18s %-10s %12.1f pps %14.0f bit/s\n", b[i].rec.name,
@@ -341,12 +328,8 @@ int do_stats(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "stats takes no arguments ('%s')", argv[optind]);
-	if ((rc = pin_dir_ready(false)))
+	if ((rc = rg_state_open_cli(&st, true)))
 		return rc;
-	err = rg_state_open(&st, cli.pin_dir);
-	if (err)
-		return rg_fail(RC_ERR, "nothing attached: no pinned maps under %s/maps (%s)",
-			       cli.pin_dir, errstr(err));
 	if (interval > 0) {
 		rc = watch(&st, interval);
 	} else if ((err = read_all(&st, s))) {

@@ -167,6 +167,8 @@ void json_print(struct json_object *o)
 {
 	int flags = isatty(STDOUT_FILENO) ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN;
 
+	if (json_object_is_type(o, json_type_object))
+		json_object_object_add(o, "schema_version", json_object_new_int(RG_SCHEMA_VERSION));
 	puts(json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(o);
@@ -193,6 +195,22 @@ uint32_t rg_clock_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint32_t)ts.tv_sec;
+}
+
+uint64_t rg_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t rg_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 const char *errstr(int err)
