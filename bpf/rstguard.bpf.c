@@ -29,7 +29,7 @@ static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 {
 	struct rg_flow *f = NULL;
 	struct bpf_sock *sk;
-	int dir = 0, listener, r;
+	int dir = 0, listener, r, view = RG_HV_FORWARDED;
 	__u32 now = 0;
 
 	if ((p->flags & (TCPF_SYN | TCPF_FIN)))
@@ -39,10 +39,14 @@ static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 	sk = host_lookup(ctx, p, &listener);
 	if (sk)
 		return judge_host_sock(sk, p);
-	/* Only an address of ours makes a missing socket conclusive: a forwarded RST is never
-	 * dropped for lacking a local socket. */
-	if (cfg_role == RG_ROLE_HOST || is_local(ctx, p))
+	/* A missing socket is conclusive only for a frame this device's own stack alone receives,
+	 * addressed to this machine: a forwarded RST, or one an upper device (container, VLAN,
+	 * VRF, bridge) may take, is never dropped for lacking a socket the lookup cannot see. */
+	view = host_view(ctx, p, cfg_l3);
+	if (view == RG_HV_LOCAL)
 		return RG_R_NO_FLOW;
+	if (cfg_role == RG_ROLE_HOST)
+		return RG_R_UNVERIFIED;
 gateway:
 	r = judge_flow(p, pol, &now, &f, &dir);
 	/* Remember the reset so the flow ages out on the short CLOSED timeout. */
@@ -52,7 +56,7 @@ gateway:
 		/* The CLOSED timeout runs from the reset, not from the last data. */
 		f->last_seen = now;
 	}
-	return r;
+	return upper_flow_verdict(view, r);
 }
 
 /* Everything after parsing works on struct pkt alone. Being a global function, the verifier
@@ -92,7 +96,7 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 
 	if (!(p->flags & TCPF_RST)) {
 		if (cfg_role != RG_ROLE_GATEWAY)
-			recent_note(p);
+			recent_note(ctx, p);
 		if (cfg_role != RG_ROLE_HOST) {
 			ev = flow_track(p, pol, rg_now());
 			if (ev != RG_R_MAX)
