@@ -24,7 +24,7 @@ static __always_inline void count(__u32 reason, __u32 act, __u64 bytes)
 	}
 }
 
-static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
+static __always_inline int judge_rst(struct xdp_md *ctx, struct pkt *p,
 				     const struct rg_policy *pol)
 {
 	struct rg_flow *f = NULL;
@@ -42,7 +42,7 @@ static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 	/* A missing socket is conclusive only for a frame this device's own stack alone receives,
 	 * addressed to this machine: a forwarded RST, or one an upper device (container, VLAN,
 	 * VRF, bridge) may take, is never dropped for lacking a socket the lookup cannot see. */
-	view = host_view(ctx, p, cfg_l3);
+	view = rg_host_view(ctx, p, cfg_l3);
 	if (view == RG_HV_LOCAL)
 		return RG_R_NO_FLOW;
 	if (cfg_role == RG_ROLE_HOST)
@@ -96,7 +96,7 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 
 	if (!(p->flags & TCPF_RST)) {
 		if (cfg_role != RG_ROLE_GATEWAY)
-			recent_note(ctx, p);
+			rg_recent_note(ctx, p);
 		if (cfg_role != RG_ROLE_HOST) {
 			ev = flow_track(p, pol, rg_now());
 			if (ev != RG_R_MAX)

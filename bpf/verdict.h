@@ -173,36 +173,39 @@ static __always_inline int sock_rcv_nxt(struct bpf_sock *sk, __u32 *nxt)
 	return 1;
 }
 
-static __always_inline void recent_note(struct xdp_md *ctx, const struct pkt *p)
+/* A global function: the verifier checks the socket lookup here once, not once for every path
+ * of the caller. Returns 1 when the entry was written. */
+__noinline int rg_recent_note(struct xdp_md *ctx, struct pkt *p)
 {
 	struct rg_recent *r;
 	struct bpf_sock *sk;
 	__u32 tag, nxt = 0;
 	int listener, anchored = 0, found = 0;
 
-	if (!p->payload && !(p->flags & TCPF_FIN))
-		return;
+	if (!ctx || !p || (!p->payload && !(p->flags & TCPF_FIN)))
+		return 0;
 	r = recent_slot(p, &tag);
 	if (!r)
-		return;
+		return 0;
 	if ((r->tag & ~RG_RECENT_ANCHORED) == tag && r->seq_end == p->seq) {
 		r->seq_end = seg_end(p);  /* in order after what was remembered: same standing */
-		return;
+		return 1;
 	}
 	sk = host_lookup(ctx, p, &listener);
 	if (sk) {
 		found = sock_rcv_nxt(sk, &nxt);
 		bpf_sk_release(sk);
 		if (!found)
-			return;
+			return 0;
 		anchored = (__u32)(p->seq - nxt) <= RG_RECENT_LAG;
 		if (!anchored)
-			return;   /* a guess at the sequence: the socket's entry stays as it is */
+			return 0; /* a guess at the sequence: the socket's entry stays as it is */
 	} else if (r->tag & RG_RECENT_ANCHORED) {
-		return;       /* no socket of ours: never displaces an anchored entry */
+		return 0;         /* no socket of ours: never displaces an anchored entry */
 	}
 	r->tag = tag | (anchored ? RG_RECENT_ANCHORED : 0);
 	r->seq_end = seg_end(p);
+	return 1;
 }
 
 /* Did an anchored data segment of this 4-tuple, not yet consumed by the stack, end at seq? */
@@ -363,11 +366,17 @@ enum rg_host_view {
 	RG_HV_UPPER,       /* an upper device may receive it: sockets the lookup cannot see */
 };
 
-static __always_inline int host_view(struct xdp_md *ctx, const struct pkt *p, int l3)
+/* A global function: the verifier checks it once, and its caller sees one unknown answer
+ * instead of carrying each way of reaching it through the flow-table path. */
+__noinline int rg_host_view(struct xdp_md *ctx, struct pkt *p, int l3)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	void *data, *end;
 	__u64 dmac = 0;
 
+	if (!ctx || !p)
+		return RG_HV_UPPER;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
 	if (!l3) {
 		if (data + 6 > end)
 			return RG_HV_UPPER;
