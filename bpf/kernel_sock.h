@@ -141,12 +141,15 @@ static __always_inline __u64 dev_mac(struct net_device *dev)
 
 /*
  * Does the device the frame came in on hand a frame sent to link address dmac to its own stack
- * alone? Not when an upper device may take it: a master (bridge, bond, team, VRF, Open vSwitch)
- * takes every frame of its port; any other upper (macvlan, macvtap, ipvlan, VLAN, macsec) takes
- * the frames sent to its own address, which for ipvlan, VLAN and passthru macvlan is the lower
- * device's own. A frame for another address is not this device's either. On an L3 device (l3)
- * there is no address to compare: any upper at all makes the answer RG_DEV_UPPER. The upper
- * list is read live, so uppers created after attach count at once.
+ * alone? Without upper devices it does: a frame for another address it receives (promiscuous
+ * mode) is one its stack discards, so no socket acts on it either. With uppers, not when an
+ * upper may take it: a master (bridge, bond, team, VRF, Open vSwitch) takes every frame of its
+ * port; any other upper (macvlan, macvtap, ipvlan, VLAN, macsec) takes the frames sent to its own
+ * address, which for ipvlan, VLAN and passthru macvlan is the lower device's own; and a frame for
+ * an address that is not the device's own may be an upper's. On an L3 device (l3) there is no
+ * address to compare: any upper at all makes the answer RG_DEV_UPPER. The upper list is read
+ * live, so uppers created after attach count at once. The common case, no upper, costs three
+ * reads.
  */
 __noinline int rg_dev_view(struct xdp_md *ctx, __u64 dmac, int l3)
 {
@@ -159,16 +162,18 @@ __noinline int rg_dev_view(struct xdp_md *ctx, __u64 dmac, int l3)
 	dev = BPF_CORE_READ(xb, rxq, dev);
 	if (!dev)
 		return RG_DEV_UPPER;
-	if (!l3 && dev_mac(dev) != dmac)
-		return RG_DEV_UPPER;
 	head = &dev->adj_list.upper;
 	pos = BPF_CORE_READ(dev, adj_list.upper.next);
+	if (pos == head)
+		return RG_DEV_OWN;
+	if (l3 || dev_mac(dev) != dmac)
+		return RG_DEV_UPPER;
 	for (int i = 0; i < RG_UPPERS_MAX; i++) {
 		struct netdev_adjacent *adj;
 
 		if (pos == head)
 			return RG_DEV_OWN;
-		if (!pos || l3)
+		if (!pos)
 			return RG_DEV_UPPER;
 		adj = (void *)pos - bpf_core_field_offset(struct netdev_adjacent, list);
 		if (BPF_CORE_READ(adj, master) || dev_mac(BPF_CORE_READ(adj, dev)) == dmac)

@@ -1513,8 +1513,10 @@ static void case_host_view(struct rg_env *e, const struct fam *f, int role)
 	hv_expect(e, &s, in, to, v, r, a, w); } while (0)
 	HV(&hv_plain, hv_plain.mac, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
 	   "%s plain device, its own MAC, local dst: no_flow", f->name);
-	HV(&hv_plain, other_mac, XDP_PASS, uv, RG_ACT_PASS,
-	   "%s plain device, another MAC: not its stack's frame", f->name);
+	HV(&hv_plain, other_mac, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+	   "%s plain device, another host's MAC: its stack discards the frame", f->name);
+	HV(&hv_mvlow, other_mac, XDP_PASS, uv, RG_ACT_PASS,
+	   "%s macvlan lower, an address that is not its own: an upper's, maybe", f->name);
 	HV(&hv_mvlow, hv_mvlow.mac, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
 	   "%s macvlan lower, its own MAC: still the host's frame", f->name);
 	HV(&hv_mvlow, hv_mvchild.mac, XDP_PASS, uv, RG_ACT_PASS,
