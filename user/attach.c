@@ -21,11 +21,11 @@
 #include "cmds.h"
 #include "load.h"
 #include "log.h"
+#include "pindir.h"
 #include "rstguard.skel.h"
 #include "state.h"
 #include "util.h"
 
-#define RG_PROG_NAME "rstguard_xdp"
 /* Newer than glibc's <net/if_arp.h>; <linux/if_arp.h> clashes with <net/if.h>. */
 #ifndef ARPHRD_RAWIP
 #define ARPHRD_RAWIP 519
@@ -245,6 +245,12 @@ static int preflight(struct target *t, const struct rg_iface *recs, bool *slot_t
 
 	pin_path(path, sizeof(path), "links", t->name);
 	t->link_fd = bpf_obj_get(path);
+	if (t->link_fd >= 0 && !pin_is_our_link(path)) {
+		close(t->link_fd);
+		t->link_fd = -1;
+		return rg_fail(RC_ERR, "%s is not a link rstguard pinned; it is left alone: move it "
+				       "away, or use another --pin-dir", path);
+	}
 	if (t->link_fd >= 0) {
 		err = link_info(t->link_fd, &info);
 		if (!err && info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex == (__u32)t->ifindex) {
@@ -404,8 +410,6 @@ out:
 	return rc;
 }
 
-static int remove_dir_contents(const char *sub);
-
 static struct json_object *target_json(const struct target *t)
 {
 	struct json_object *o = json_object_new_object();
@@ -515,13 +519,15 @@ int do_attach(int argc, char **argv)
 			rc = rg_fail(RC_USAGE, "no interface named '%s'", t[i].name);
 			goto out;
 		}
-	if ((rc = pin_dir_ready(true)))
+	if ((rc = pin_dir_check()))
 		goto out;
-	fresh = !pin_dir_in_use();
 	if ((lock = pin_dir_lock()) < 0) {
 		rc = RC_ERR;
 		goto out;
 	}
+	if ((rc = pin_dir_ready(true)))
+		goto out;
+	fresh = !pin_dir_in_use();
 	if ((rc = rg_flow_sizes_resolve(&req, &sizes)))
 		goto out;
 	memset(recs, 0, sizeof(recs));
@@ -573,14 +579,14 @@ out:
 	for (int i = 0; t && i < n; i++)
 		if (t[i].link_fd >= 0)
 			close(t[i].link_fd);
-	/* A failed first attach leaves no pins, pin dir or bpffs mount behind. */
-	if (rc && fresh && !done) {
-		remove_dir_contents("links");
-		remove_dir_contents("maps");
+	/* A failed first attach leaves none of its pins, pin dir or bpffs mount behind; whatever
+	 * else is there stays. */
+	if (rc && fresh && !done && lock >= 0) {
+		pins_remove_owned();
+		if (!pin_dir_in_use())
+			pin_dir_release();
 	}
 	pin_dir_unlock(lock);
-	if (rc && fresh && !pin_dir_in_use())
-		pin_dir_remove();
 	free(t);
 	return rc;
 }
@@ -594,6 +600,8 @@ static int detach_one(const char *name, const struct rg_state *st, bool have_st)
 	int fd, rec, err = 0;
 
 	pin_path(path, sizeof(path), "links", name);
+	if (access(path, F_OK) == 0 && !pin_is_our_link(path))
+		return rg_fail(RC_ERR, "%s is not a link rstguard pinned; it is left alone", path);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		/* Detaching, not just unpinning: another holder of the link must not keep it on. */
@@ -611,30 +619,6 @@ static int detach_one(const char *name, const struct rg_state *st, bool have_st)
 		write_record(st, rec, &zero);
 	}
 	return 0;
-}
-
-static int remove_dir_contents(const char *sub)
-{
-	char dir[PATH_MAX], path[PATH_MAX + 256];
-	struct dirent *de;
-	DIR *d;
-	int err = 0;
-
-	pin_path(dir, sizeof(dir), sub, NULL);
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) && !err)
-			err = -errno;
-	}
-	closedir(d);
-	if (rmdir(dir) && !err)
-		err = -errno;
-	return err;
 }
 
 static void detach_usage(void)
@@ -691,7 +675,12 @@ int do_detach(int argc, char **argv)
 			return rg_fail(RC_USAGE, "%s is not attached by rstguard (no %s)",
 				       argv[optind + i], path);
 	}
+	if ((rc = pin_dir_check()))
+		return rc;
+	if ((lock = pin_dir_lock()) < 0)
+		return RC_ERR;
 	if (pin_dir_ready(false)) {
+		pin_dir_unlock(lock);
 		if (!all)
 			return RC_ERR;
 		rg_clear_error();
@@ -705,8 +694,6 @@ int do_detach(int argc, char **argv)
 		}
 		return RC_OK;
 	}
-	if ((lock = pin_dir_lock()) < 0)
-		return RC_ERR;
 	have_st = rg_state_open(&st, cli.pin_dir) == 0;
 
 	if (all) {
@@ -716,7 +703,10 @@ int do_detach(int argc, char **argv)
 		pin_path(path, sizeof(path), "links", NULL);
 		d = opendir(path);
 		while (d && (de = readdir(d))) {
-			if (de->d_name[0] == '.')
+			char lp[PATH_MAX + 256];
+
+			snprintf(lp, sizeof(lp), "%s/%s", path, de->d_name);
+			if (de->d_name[0] == '.' || !pin_is_our_link(lp))
 				continue;
 			names = realloc(names, sizeof(*names) * (nnames + 1));
 			names[nnames++] = strdup(de->d_name);
@@ -740,19 +730,16 @@ int do_detach(int argc, char **argv)
 	if (have_st)
 		rg_state_close(&st);
 	if (!rc && all) {
-		err = remove_dir_contents("links");
-		if (!err)
-			err = remove_dir_contents("maps");
+		err = pins_remove_owned();
 		if (err)
 			rc = rg_fail(RC_ERR, "cannot remove the pins under %s: %s", cli.pin_dir,
 				     errstr(err));
 	}
+	if (!rc && all)
+		pin_dir_release();
 	pin_dir_unlock(lock);
-	if (!rc && all) {
-		pin_dir_remove();
-		if (!cli.json)
-			printf("removed the pins under %s\n", cli.pin_dir);
-	}
+	if (!rc && all && !cli.json)
+		printf("removed rstguard's pins under %s\n", cli.pin_dir);
 	if (!rc && cli.json) {
 		out = json_object_new_object();
 		json_object_object_add(out, "detached", arr);
@@ -867,6 +854,8 @@ int do_status(int argc, char **argv)
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "status takes no arguments ('%s')", argv[optind]);
 
+	if ((err = pin_dir_check()))
+		return err;
 	attached = !pin_dir_ready(false) && !(err = rg_state_open(&st, cli.pin_dir));
 	rg_clear_error();
 	if (attached) {

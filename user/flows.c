@@ -11,6 +11,7 @@
 #include "flow_state.h"
 #include "log.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
 
 #define DEFAULT_LIMIT 100

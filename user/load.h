@@ -35,4 +35,7 @@ int rg_maps_prepare(enum rg_map_set set, const struct rg_flow_sizes *req,
 int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, const struct rg_flow_sizes *sz,
 		     struct rstguard **out);
 
+/* Is name one of the maps this build pins (under <pin dir>/maps)? */
+bool rg_map_is_ours(const char *name);
+
 #endif

@@ -50,20 +50,6 @@ void format_addr(const void *addr, bool v6, char *buf, size_t len);
 /* <pin dir>/<sub>/<name>, or <pin dir>/<sub> when name is NULL. */
 void pin_path(char *buf, size_t len, const char *sub, const char *name);
 
-/*
- * Makes sure the pin directory exists on a bpffs. With create, missing directories are made and,
- * when the place is not a bpffs and we are root, one is mounted there. 0, or an RC_* after
- * rg_fail() said exactly what is missing.
- */
-int pin_dir_ready(bool create);
-/* 1 when the pin directory holds rstguard maps or links. */
-bool pin_dir_in_use(void);
-/* Serialises changes between concurrent rstguard commands: an fd, or -1 after rg_fail(). */
-int pin_dir_lock(void);
-void pin_dir_unlock(int fd);
-/* Removes the pin directory if empty, unmounting the bpffs we mounted there. */
-void pin_dir_remove(void);
-
 /* Prints a JSON document on stdout and releases it. */
 void json_print(struct json_object *o);
 struct json_object *json_u64(uint64_t v);
