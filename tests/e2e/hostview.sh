@@ -340,6 +340,8 @@ for role in host both; do
 		continue
 	fi
 	check "hostview/$role: attached to hst:eth0 with macvlan uppers" status_is hst "$role" native eth0
+	# The steady state: no learning period, so the flow table's own answers show.
+	check "hostview/$role: policy set learning=0" rg hst policy set learning=0
 	drive "hostview/rstguard-$role" 1 "$role"
 	rg hst detach eth0 >/dev/null 2>&1
 done
