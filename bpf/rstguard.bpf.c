@@ -48,12 +48,12 @@ struct inexact_src {
 	struct rg_challenge c; /* BY_US: the ACK in the receiver's name */
 };
 
-static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
+static __always_inline int judge_rst(struct xdp_md *ctx, struct pkt *p,
 				     const struct rg_policy *pol, struct inexact_src *src)
 {
 	struct rg_flow *f = NULL;
 	struct bpf_sock *sk;
-	int dir = 0, listener, r;
+	int dir = 0, listener, r, view = RG_HV_FORWARDED;
 	__u32 now = 0;
 
 	if ((p->flags & (TCPF_SYN | TCPF_FIN)))
@@ -71,10 +71,14 @@ static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 			src->by = BY_KERNEL;
 		return r;
 	}
-	/* Only an address of ours makes a missing socket conclusive: a forwarded RST is never
-	 * dropped for lacking a local socket. */
-	if (cfg_role == RG_ROLE_HOST || is_local(ctx, p))
+	/* A missing socket is conclusive only for a frame this device's own stack alone receives,
+	 * addressed to this machine: a forwarded RST, or one an upper device (container, VLAN,
+	 * VRF, bridge) may take, is never dropped for lacking a socket the lookup cannot see. */
+	view = rg_host_view(ctx, p, cfg_l3);
+	if (view == RG_HV_LOCAL)
 		return RG_R_NO_FLOW;
+	if (cfg_role == RG_ROLE_HOST)
+		return RG_R_UNVERIFIED;
 gateway:
 	r = judge_flow(p, pol, &now, &f, &dir);
 	if (r == RG_R_INEXACT && f) {
@@ -88,7 +92,7 @@ gateway:
 		/* The CLOSED timeout runs from the reset, not from the last data. */
 		f->last_seen = now;
 	}
-	return r;
+	return upper_flow_verdict(view, r);
 }
 
 /*
@@ -154,7 +158,7 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 
 	if (!(p->flags & TCPF_RST)) {
 		if (cfg_role != RG_ROLE_GATEWAY)
-			recent_note(p);
+			rg_recent_note(ctx, p);
 		if (cfg_role != RG_ROLE_HOST) {
 			ev = flow_track(p, pol, rg_now());
 			if (ev != RG_R_MAX)
