@@ -13,6 +13,9 @@ const volatile __u32 cfg_role = RG_ROLE_BOTH;
 const volatile __u32 cfg_slot = 0;
 const volatile __u32 cfg_l3 = 0;
 
+/* The distance histogram and the capture read the settings above. */
+#include "capture.h"
+
 static __always_inline void count(__u32 reason, __u32 act, __u64 bytes)
 {
 	__u32 idx = (cfg_slot % RG_MAX_IFACES) * RG_R_MAX + reason;
@@ -110,6 +113,7 @@ out:
 	if (reason_drops(reason, bits))
 		act = (bits & RG_P_MONITOR) ? RG_ACT_MONITOR : RG_ACT_DROP;
 	count(reason, act, bytes);
+	observe(ctx, p, reason, act);
 	return act == RG_ACT_DROP ? XDP_DROP : XDP_PASS;
 }
 
