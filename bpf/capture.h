@@ -111,11 +111,11 @@ static __always_inline int cap_take(const struct rg_cap_cfg *cfg, struct rg_cap_
 /* Called only while a capture is active: filters, samples and writes one record. */
 __noinline int rg_capture(struct xdp_md *ctx, __u32 reason, __u32 act, __u32 dist)
 {
-	__u32 key = 0, len, caplen;
+	__u32 key = 0, len;
 	struct rg_cap_cfg *cfg;
 	struct rg_cap_stat *st;
 	struct rg_cap_rec *r;
-	__u64 now;
+	__u64 now, caplen; /* 64 bits: checked on the very register passed to the helper */
 
 	cfg = bpf_map_lookup_elem(&rg_capcfg, &key);
 	st = bpf_map_lookup_elem(&rg_capstat, &key);
@@ -140,7 +140,10 @@ __noinline int rg_capture(struct xdp_md *ctx, __u32 reason, __u32 act, __u32 dis
 	}
 	len = ctx->data_end - ctx->data;
 	caplen = len < RG_CAP_SNAPLEN ? len : RG_CAP_SNAPLEN;
-	if (caplen < 1 || bpf_xdp_load_bytes(ctx, 0, r->data, caplen)) {
+	/* The helper's length must be bounded on the register the verifier sees. */
+	RG_BOUND(caplen, 0x1ff);
+	if (caplen < 1 || caplen > RG_CAP_SNAPLEN ||
+	    bpf_xdp_load_bytes(ctx, 0, r->data, caplen)) {
 		bpf_ringbuf_discard(r, 0);
 		st->lost++;
 		return 0;
