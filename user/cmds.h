@@ -9,5 +9,6 @@ int do_status(int argc, char **argv);
 int do_policy(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_flows(int argc, char **argv);
+int do_capture(int argc, char **argv);
 
 #endif

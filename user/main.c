@@ -20,6 +20,7 @@ static const struct cmd {
 	{ "policy", do_policy, "show or change policy and scope, live" },
 	{ "stats", do_stats, "counters per interface and reason; --watch for rates" },
 	{ "flows", do_flows, "tracked flows with state and sequence bookkeeping" },
+	{ "capture", do_capture, "dropped packets, sampled, to a pcap file or the terminal" },
 	{ "metrics", do_metrics, "Prometheus exposition once, to stdout or a file (-o)" },
 	{ "serve", do_serve, "HTTP endpoint for Prometheus, read at every scrape" },
 };

@@ -22,6 +22,8 @@ const char *const rg_map_names[RG_M_MAX] = {
 	[RG_M_POLICY] = "rg_policy",   [RG_M_STATS] = "rg_stats",   [RG_M_PORTS] = "rg_ports",
 	[RG_M_PROTECT] = "rg_protect", [RG_M_EXEMPT] = "rg_exempt", [RG_M_FLOWS4] = "rg_flows4",
 	[RG_M_FLOWS6] = "rg_flows6",   [RG_M_IFACES] = "rg_ifaces",
+	[RG_M_DIST] = "rg_dist",       [RG_M_CAPCFG] = "rg_capcfg", [RG_M_CAPSTAT] = "rg_capstat",
+	[RG_M_CAPRING] = "rg_capring",
 };
 
 const struct rg_knob rg_knobs[RG_NKNOBS] = {
@@ -47,6 +49,11 @@ static const struct {
 	[RG_M_FLOWS4] = { BPF_MAP_TYPE_LRU_HASH, sizeof(struct rg_flow_key4), sizeof(struct rg_flow), 0 },
 	[RG_M_FLOWS6] = { BPF_MAP_TYPE_LRU_HASH, sizeof(struct rg_flow_key6), sizeof(struct rg_flow), 0 },
 	[RG_M_IFACES] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rg_iface), RG_MAX_IFACES },
+	[RG_M_DIST] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct rg_dist),
+			RG_MAX_IFACES * RG_DIST_BUCKETS },
+	[RG_M_CAPCFG] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rg_cap_cfg), 1 },
+	[RG_M_CAPSTAT] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct rg_cap_stat), 1 },
+	[RG_M_CAPRING] = { BPF_MAP_TYPE_RINGBUF, 0, 0, RG_CAP_RING_BYTES },
 };
 
 static const char *type_str(uint32_t t)
@@ -207,6 +214,29 @@ int rg_stats_read(const struct rg_state *st, uint32_t slot, struct rg_counter ou
 	return err;
 }
 
+static int dist_clear(const struct rg_state *st, uint32_t slot)
+{
+	int fd = map_fd(st, RG_M_DIST), err = 0;
+	struct rg_dist *zero;
+
+	/* Pins made before the histogram existed have none to clear. */
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	zero = calloc(st->ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 b = 0; b < RG_DIST_BUCKETS && !err; b++) {
+		__u32 key = slot * RG_DIST_BUCKETS + b;
+
+		if (bpf_map_update_elem(fd, &key, zero, BPF_ANY))
+			err = -errno;
+	}
+	free(zero);
+	return err;
+}
+
 int rg_stats_clear(const struct rg_state *st, uint32_t slot)
 {
 	int fd = map_fd(st, RG_M_STATS), err = 0;
@@ -226,6 +256,8 @@ int rg_stats_clear(const struct rg_state *st, uint32_t slot)
 		}
 	}
 	free(zero);
+	if (!err)
+		err = dist_clear(st, slot);
 	return err;
 }
 
@@ -357,4 +389,93 @@ int rg_prefixes_read(const struct rg_state *st, int map, struct rg_prefix_key *k
 		prev = &cur;
 	}
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int rg_dist_read(const struct rg_state *st, uint32_t slot, struct rg_dist out[RG_DIST_BUCKETS])
+{
+	int fd = map_fd(st, RG_M_DIST), err = 0;
+	struct rg_dist *percpu;
+
+	memset(out, 0, sizeof(*out) * RG_DIST_BUCKETS);
+	if (fd < 0)
+		return fd;
+	if (slot >= RG_MAX_IFACES)
+		return -EINVAL;
+	percpu = calloc(st->ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 b = 0; b < RG_DIST_BUCKETS; b++) {
+		__u32 key = slot * RG_DIST_BUCKETS + b;
+
+		if (bpf_map_lookup_elem(fd, &key, percpu)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < st->ncpu; c++) {
+			out[b].count += percpu[c].count;
+			out[b].sum += percpu[c].sum;
+		}
+	}
+	free(percpu);
+	return err;
+}
+
+int rg_capcfg_read(const struct rg_state *st, struct rg_cap_cfg *c)
+{
+	int fd = map_fd(st, RG_M_CAPCFG);
+	__u32 key = 0;
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_lookup_elem(fd, &key, c) ? -errno : 0;
+}
+
+int rg_capcfg_write(const struct rg_state *st, const struct rg_cap_cfg *c)
+{
+	int fd = map_fd(st, RG_M_CAPCFG);
+	__u32 key = 0;
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_update_elem(fd, &key, c, BPF_ANY) ? -errno : 0;
+}
+
+int rg_capstat_read(const struct rg_state *st, struct rg_cap_stat *sum)
+{
+	int fd = map_fd(st, RG_M_CAPSTAT), err = 0;
+	struct rg_cap_stat *percpu;
+	__u32 key = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (fd < 0)
+		return fd;
+	percpu = calloc(st->ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, percpu))
+		err = -errno;
+	for (int c = 0; !err && c < st->ncpu; c++) {
+		sum->matched += percpu[c].matched;
+		sum->records += percpu[c].records;
+		sum->lost += percpu[c].lost;
+	}
+	free(percpu);
+	return err;
+}
+
+int rg_capstat_reset(const struct rg_state *st)
+{
+	int fd = map_fd(st, RG_M_CAPSTAT), err = 0;
+	struct rg_cap_stat *zero;
+	__u32 key = 0;
+
+	if (fd < 0)
+		return fd;
+	zero = calloc(st->ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, &key, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
 }

@@ -18,6 +18,10 @@ enum rg_map_id {
 	RG_M_FLOWS4,
 	RG_M_FLOWS6,
 	RG_M_IFACES,
+	RG_M_DIST,
+	RG_M_CAPCFG,
+	RG_M_CAPSTAT,
+	RG_M_CAPRING,
 	RG_M_MAX
 };
 extern const char *const rg_map_names[RG_M_MAX];
@@ -60,7 +64,8 @@ static inline bool rg_iface_used(const struct rg_iface *r)
 
 /* The counters of one slot, summed over every possible CPU. */
 int rg_stats_read(const struct rg_state *st, uint32_t slot, struct rg_counter out[RG_R_MAX]);
-/* Zeroes one slot's counters, so a new interface does not inherit an old one's. */
+/* Zeroes one slot's counters and distance histogram, so a new interface does not inherit an
+ * old one's. */
 int rg_stats_clear(const struct rg_state *st, uint32_t slot);
 
 /* Entries in the flow tables (expired ones included until the LRU reuses them). */
@@ -73,5 +78,15 @@ int rg_map_max_entries(int fd, uint32_t *n);
 int rg_ports_read(const struct rg_state *st, uint64_t words[RG_PORT_WORDS]);
 /* Every key of an LPM trie (RG_M_PROTECT or RG_M_EXEMPT); *n in: capacity, out: count. */
 int rg_prefixes_read(const struct rg_state *st, int map, struct rg_prefix_key *keys, uint32_t *n);
+
+/* The sequence-distance histogram of one slot (RG_DIST_BUCKETS buckets), summed over CPUs. */
+int rg_dist_read(const struct rg_state *st, uint32_t slot, struct rg_dist out[RG_DIST_BUCKETS]);
+
+/* The capture's settings (one element) and its per-CPU sampling state. */
+int rg_capcfg_read(const struct rg_state *st, struct rg_cap_cfg *c);
+int rg_capcfg_write(const struct rg_state *st, const struct rg_cap_cfg *c);
+/* matched, records and lost summed over CPUs (the window fields are left 0). */
+int rg_capstat_read(const struct rg_state *st, struct rg_cap_stat *sum);
+int rg_capstat_reset(const struct rg_state *st);
 
 #endif
