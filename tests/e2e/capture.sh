@@ -271,6 +271,24 @@ for bad in "--state bogus" "--addr 10.0.0.1/33" "--port 0" "--sort size" "--addr
 	eq "flows $bad: exit 2" "$(rc_of rg rtr flows $bad)" 2
 done
 
+# --- help, man page, dashboard ---------------------------------------------------------------------
+SRC=$(cd "$E2E_DIR/../.." && pwd)
+check "'capture --help' exits 0 with usage" bash -c "'$RG' capture --help | grep -q Usage"
+check "'--help' lists capture" bash -c "'$RG' --help | grep -q '^  capture '"
+check "'flows --help' names the filters" bash -c "'$RG' flows --help | grep -q -- '--unverified'"
+if command -v man >/dev/null; then
+	MANWIDTH=100 man -l "$SRC/user/rstguard.8" >"$T/man.txt" 2>/dev/null
+	check "the man page has capture, stats --distance and the flows filters" eval \
+		"grep -q 'capture \[-w FILE\]' '$T/man.txt' && grep -q 'stats \[--watch SECONDS | --distance\]' '$T/man.txt' && grep -q -- '--unverified' '$T/man.txt'"
+fi
+check "the dashboard has a heatmap of rstguard_rst_seq_distance_bytes_bucket by le" "$E2E_PY" -B -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+ok = [p for p in d["panels"] if p["type"] == "heatmap" and any(
+      "rstguard_rst_seq_distance_bytes_bucket" in t["expr"] and "by (le)" in t["expr"] and
+      t.get("format") == "heatmap" for t in p["targets"])]
+sys.exit(0 if ok else 1)' "$SRC/user/dist/rstguard-dashboard.json"
+
 # --- the live connection lived through every flood -------------------------------------------------
 kill -TERM "$HOLD"
 wait "$HOLD"
