@@ -77,6 +77,24 @@ struct {
 	__type(value, struct rg_recent);
 } rg_recent SEC(".maps");
 
+/* Challenge-ACK rate limit (challenge.h): per slot, the tag of the flow direction challenged
+ * there last and when. Slots are picked by a keyed hash of the 4-tuple and direction; one map
+ * shared by every CPU, so a flow's limit holds whichever CPU its RSTs arrive on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_CHAL_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rg_chal SEC(".maps");
+
+/* The secret key of that hash, drawn by the program the first time it needs one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} rg_chal_key SEC(".maps");
+
 /* Slot descriptions for the control plane; the program never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -165,7 +165,8 @@ int rg_flow_sizes_resolve(const struct rg_flow_sizes *req, struct rg_flow_sizes 
 
 static int write_default_policy(void)
 {
-	struct rg_policy p = { .bits = 0, .generation = 1, .timeout = RG_TIMEOUTS_DEFAULT };
+	struct rg_policy p = { .bits = 0, .generation = 1, .timeout = RG_TIMEOUTS_DEFAULT,
+			       .learning = RG_LEARNING_DEFAULT };
 	struct rg_state st;
 	int err = rg_state_open(&st, cli.pin_dir);
 
@@ -178,19 +179,42 @@ static int write_default_policy(void)
 	return 0;
 }
 
+/* The learning period runs from the flow tables' creation, not the policy's: policy can be set
+ * before the first attach. Not a policy change, so the generation stays. */
+static int stamp_born(void)
+{
+	struct rg_policy p;
+	struct rg_state st;
+	int err = rg_state_open(&st, cli.pin_dir);
+
+	if (!err) {
+		err = rg_policy_read(&st, &p);
+		if (!err) {
+			p.born = rg_clock_now();
+			err = rg_policy_write(&st, &p);
+		}
+		rg_state_close(&st);
+	}
+	if (err)
+		return rg_fail(RC_ERR, "cannot start the learning period: %s", errstr(err));
+	return 0;
+}
+
 int rg_maps_prepare(enum rg_map_set set, const struct rg_flow_sizes *req,
 		    struct rg_flow_sizes *out)
 {
 	char path[PATH_MAX];
 	struct rstguard *skel;
 	struct bpf_program *prog;
-	bool new_policy;
+	bool new_policy, new_flows;
 	int rc, err;
 
 	if ((rc = rg_flow_sizes_resolve(req, out)))
 		return rc;
 	pin_path(path, sizeof(path), "maps", "rg_policy");
 	new_policy = access(path, F_OK) != 0;
+	pin_path(path, sizeof(path), "maps", "rg_flows4");
+	new_flows = set == RG_MAPS_ALL && access(path, F_OK) != 0;
 
 	skel = rstguard__open();
 	if (!skel)
@@ -211,6 +235,8 @@ int rg_maps_prepare(enum rg_map_set set, const struct rg_flow_sizes *req,
 	rstguard__destroy(skel);
 	if (!rc && new_policy)
 		rc = write_default_policy();
+	if (!rc && new_flows)
+		rc = stamp_born();
 	return rc;
 }
 

@@ -30,7 +30,7 @@
  * new reason a build error here until it is given its family, so no counter is ever silently
  * missing from the exposition (the DROP_* list drift habit 4 warns about).
  */
-_Static_assert(RG_R_MAX == 18, "a new rg_reason needs a metric family: classify it in reason_kind()");
+_Static_assert(RG_R_MAX == 24, "a new rg_reason needs a metric family: classify it in reason_kind()");
 
 enum fam_kind {
 	K_RST,         /* verdicts on RSTs: reason and action labels */
@@ -40,6 +40,7 @@ enum fam_kind {
 	K_MALFORMED,
 	K_FLOW_CREATED,
 	K_FLOW_INSERT_FAIL,
+	K_CHALLENGE,   /* what inexact=challenge did with an RST: one series per result */
 };
 
 static int reason_kind(int r)
@@ -58,6 +59,11 @@ static int reason_kind(int r)
 		return K_FLOW_CREATED;
 	case RG_R_FLOW_INSERT_FAIL:
 		return K_FLOW_INSERT_FAIL;
+	case RG_R_CHALLENGE_SENT:
+	case RG_R_CHALLENGE_LIMITED:
+	case RG_R_CHALLENGE_FALLBACK:
+	case RG_R_CHALLENGE_UNROUTED:
+		return K_CHALLENGE;
 	default:
 		return K_RST;
 	}
@@ -95,6 +101,10 @@ static const struct cfam {
 	  "Flow-table entries created by segments arriving on the device." },
 	{ "rstguard_flow_insert_failures_total", K_FLOW_INSERT_FAIL, false, false,
 	  "Flow-table entries that could not be created (the connection goes untracked)." },
+	{ "rstguard_challenge_acks_total", K_CHALLENGE, false, false,
+	  "Inexact RSTs dropped under inexact=challenge, by result: sent (a challenge ACK went back), "
+	  "limited (the flow direction had one within the interval), fallback (XDP_TX cannot send "
+	  "here: L3 device), unrouted (the route back is unknown or is not where the RST came from)." },
 };
 
 struct slot_data {
@@ -288,6 +298,14 @@ static void label(FILE *f, bool first, const char *key, const char *v)
 	fputc('"', f);
 }
 
+/* A challenge reason's name without its family prefix: "challenge_sent" is result "sent". */
+static const char *result_name(int r)
+{
+	const char *n = rg_reason_names[r];
+
+	return strncmp(n, "challenge_", 10) ? n : n + 10;
+}
+
 static void emit_counter_family(FILE *f, const struct cfam *cf, const struct snapshot *s, bool per_cpu)
 {
 	family(f, cf->name, "counter", cf->help);
@@ -324,6 +342,9 @@ static void emit_counter_family(FILE *f, const struct cfam *cf, const struct sna
 					continue;
 				fprintf(f, "%s{", cf->name);
 				label(f, true, "device", d->name);
+				/* One series per result, not a sum over them. */
+				if (cf->kind == K_CHALLENGE)
+					label(f, false, "result", result_name(r));
 				if (per_cpu)
 					label(f, false, "cpu", cpubuf);
 				fprintf(f, "} %llu\n", (unsigned long long)total);
@@ -401,9 +422,12 @@ static void emit_up(FILE *f, const struct snapshot *s, bool per_cpu, double took
 	family(f, "rstguard_policy_info", "gauge", "Always 1; the verdict policy in force as labels.");
 	fprintf(f, "rstguard_policy_info{");
 	for (int k = 0; k < RG_NKNOBS; k++)
-		label(f, k == 0, rg_knobs[k].key,
-		      (s->pol.bits & rg_knobs[k].bit) ? rg_knobs[k].on : rg_knobs[k].off);
+		label(f, k == 0, rg_knobs[k].key, rg_knob_value(&rg_knobs[k], s->pol.bits));
 	fprintf(f, "} 1\n");
+	family(f, "rstguard_challenge_interval_seconds", "gauge",
+	       "inexact=challenge sends at most one challenge ACK per flow and direction this often.");
+	fprintf(f, "rstguard_challenge_interval_seconds %.3f\n",
+		rg_policy_challenge_ms(&s->pol) / 1000.0);
 	family(f, "rstguard_policy_generation", "gauge", "Policy generation, bumped by every policy change.");
 	fprintf(f, "rstguard_policy_generation %u\n", s->pol.generation);
 

@@ -281,7 +281,7 @@ int pin_dir_lock(void)
 	}
 	if (fd < 0) {
 		rg_fail(RC_ERR, "cannot open the lock %s: %s%s", RG_LOCK_FILE, errstr(-errno),
-			errno == EACCES ? " (changes need root)" : "");
+			errno == EACCES ? " (a change needs root)" : "");
 		return -1;
 	}
 	if (flock(fd, LOCK_EX)) {

@@ -19,6 +19,10 @@
 
 static const uint32_t default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
 
+/* The challenge-ACK interval: a key of its own, milliseconds; never 0 (never unlimited). */
+#define CHALLENGE_KEY "challenge_interval_ms"
+#define CHALLENGE_MS_MAX 60000
+
 enum set_kind { SET_PROTECT, SET_EXEMPT };
 
 static const char *set_name(enum set_kind k)
@@ -175,13 +179,17 @@ static int policy_json(const struct rg_state *st, struct json_object **out)
 	o = json_object_new_object();
 	for (size_t i = 0; i < RG_NKNOBS; i++)
 		json_object_object_add(o, rg_knobs[i].key,
-				       json_object_new_string(p.bits & rg_knobs[i].bit ? rg_knobs[i].on
-										     : rg_knobs[i].off));
+				       json_object_new_string(rg_knob_value(&rg_knobs[i], p.bits)));
+	json_object_object_add(o, "challenge_interval_ms",
+			       json_object_new_int64(rg_policy_challenge_ms(&p)));
 	t = json_object_new_object();
 	for (int s = 1; s < RG_ST_MAX; s++)
 		json_object_object_add(t, rg_state_names[s],
 				       json_object_new_int64(rg_policy_timeout(&p, s)));
 	json_object_object_add(o, "timeouts", t);
+	json_object_object_add(o, "learning_seconds", json_object_new_int64(p.learning));
+	json_object_object_add(o, "learning_remaining_seconds",
+			       json_object_new_int64(rg_learning_left(&p)));
 	if ((rc = scope_json(st, SET_PROTECT, &scope))) {
 		json_object_put(o);
 		return rc;
@@ -237,6 +245,15 @@ static void print_policy(struct json_object *o)
 		json_object_object_get_ex(o, rg_knobs[i].key, &v);
 		printf("%-10s %s\n", rg_knobs[i].key, json_object_get_string(v));
 	}
+	json_object_object_get_ex(o, "learning_seconds", &v);
+	printf("%-10s %llds", "learning", (long long)json_object_get_int64(v));
+	json_object_object_get_ex(o, "learning_remaining_seconds", &t);
+	if (json_object_get_int64(t))
+		printf(" (%llds left)", (long long)json_object_get_int64(t));
+	printf("\n");
+	json_object_object_get_ex(o, "challenge_interval_ms", &v);
+	printf("challenge_interval_ms %lld%s\n", (long long)json_object_get_int64(v),
+	       json_object_get_int64(v) == RG_CHALLENGE_MS_DEFAULT ? " (default)" : "");
 	printf("protect\n");
 	json_object_object_get_ex(o, "protect", &v);
 	print_scope(v, SET_PROTECT, "  ");
@@ -309,8 +326,10 @@ static void state_list(char *buf, size_t len)
 
 static int policy_set(int n, char **args)
 {
-	uint32_t set_mask = 0, set_val = 0, tmo[RG_ST_MAX] = {}, tmo_given = 0, v;
-	bool seen_knob[RG_NKNOBS] = {}, created;
+	uint32_t set_mask = 0, set_val = 0, tmo[RG_ST_MAX] = {}, tmo_given = 0, v, learning = 0;
+	uint32_t chal_ms = 0;
+	bool seen_knob[RG_NKNOBS] = {}, created, learning_given = false, chal_given = false;
+	char vals[64];
 	struct rg_policy p;
 	struct rg_state st;
 	char states[128];
@@ -337,12 +356,39 @@ static int policy_set(int n, char **args)
 			if (seen_knob[k])
 				return rg_fail(RC_USAGE, "'%s' given twice", rg_knobs[k].key);
 			seen_knob[k] = true;
-			set_mask |= rg_knobs[k].bit;
-			if (!strcmp(val, rg_knobs[k].on))
-				set_val |= rg_knobs[k].bit;
-			else if (strcmp(val, rg_knobs[k].off))
-				return rg_fail(RC_USAGE, "invalid value '%s' for %s: use %s or %s", val,
-					       rg_knobs[k].key, rg_knobs[k].off, rg_knobs[k].on);
+			set_mask |= rg_knobs[k].bit | rg_knobs[k].bit2;
+			if (rg_knob_parse(&rg_knobs[k], val, &v))
+				return rg_fail(RC_USAGE, "invalid value '%s' for %s: use %s", val,
+					       rg_knobs[k].key,
+					       rg_knob_values(&rg_knobs[k], vals, sizeof(vals)));
+			set_val |= v;
+			continue;
+		}
+		if (klen == strlen(CHALLENGE_KEY) && !strncmp(args[i], CHALLENGE_KEY, klen)) {
+			if (chal_given)
+				return rg_fail(RC_USAGE, "'%s' given twice", CHALLENGE_KEY);
+			if (!strcmp(val, "default"))
+				v = 0;
+			else if (parse_u32(val, 1, CHALLENGE_MS_MAX, &v))
+				return rg_fail(RC_USAGE,
+					       "invalid %s '%s': milliseconds from 1 to %u, or "
+					       "'default' (%u)",
+					       CHALLENGE_KEY, val, CHALLENGE_MS_MAX,
+					       RG_CHALLENGE_MS_DEFAULT);
+			chal_given = true;
+			chal_ms = v;
+			continue;
+		}
+		if (klen == 8 && !strncmp(args[i], "learning", 8)) {
+			if (learning_given)
+				return rg_fail(RC_USAGE, "'learning' given twice");
+			if (!strcmp(val, "default"))
+				learning = RG_LEARNING_DEFAULT;
+			else if (parse_u32(val, 0, RG_LEARNING_MAX, &learning))
+				return rg_fail(RC_USAGE,
+					       "invalid learning '%s': seconds from 0 (off) to %u, or "
+					       "'default'", val, RG_LEARNING_MAX);
+			learning_given = true;
 			continue;
 		}
 		if (klen > 8 && !strncmp(args[i], "timeout.", 8)) {
@@ -372,7 +418,7 @@ static int policy_set(int n, char **args)
 		state_list(states, sizeof(states));
 		return rg_fail(RC_USAGE,
 			       "unknown policy key '%.*s': use mode, inexact, unknown, timewait, "
-			       "unparsed or timeout.STATE (%s)",
+			       "unparsed, learning, " CHALLENGE_KEY " or timeout.STATE (%s)",
 			       (int)klen, args[i], states);
 	}
 
@@ -387,6 +433,10 @@ static int policy_set(int n, char **args)
 	for (int s = 1; s < RG_ST_MAX; s++)
 		if (tmo_given & (1u << s))
 			p.timeout[s] = tmo[s];
+	if (learning_given)
+		p.learning = learning;
+	if (chal_given)
+		p.challenge_ms = chal_ms;
 	p.generation++;
 	/* One element, one update: bits, timeouts and generation land together. */
 	err = rg_policy_write(&st, &p);
@@ -664,10 +714,16 @@ static void policy_usage(void)
 	       "A 'set' with any invalid part changes nothing and exits 2.\n"
 	       "\n"
 	       "  mode=enforce|monitor     monitor counts what would be dropped, drops nothing\n"
-	       "  inexact=drop|pass        in-window RST not at RCV.NXT\n"
+	       "  inexact=drop|pass|challenge\n"
+	       "                           in-window RST not at RCV.NXT; challenge drops it and\n"
+	       "                           answers with the receiver's challenge ACK (RFC 5961)\n"
+	       "  challenge_interval_ms=MS at most one challenge ACK per flow and direction\n"
+	       "                           every MS (1-60000, or 'default': 500)\n"
 	       "  unknown=drop|pass        RST for a flow with no socket and no tracked state\n"
 	       "  timewait=accept|drop     exact RST hitting TIME-WAIT (drop: RFC 1337)\n"
 	       "  unparsed=drop|pass       RST-capable packets the parser cannot see into\n"
+	       "  learning=SECONDS         after the flow table is created, RSTs of flows not yet\n"
+	       "                           seen pass as 'learning' (gateway; 0 off, default 120)\n"
 	       "  timeout.STATE=SECONDS    flow timeout per state (or 'default'); STATE is one of\n"
 	       "                           %s\n"
 	       "\n"

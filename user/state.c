@@ -2,6 +2,7 @@
 /* Read access to the pinned, shared maps, summed and decoded the way the data plane means them. */
 #include "state.h"
 #include "log.h"
+#include "util.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -27,14 +28,51 @@ const char *const rg_map_names[RG_M_MAX] = {
 };
 
 const struct rg_knob rg_knobs[RG_NKNOBS] = {
-	{ "mode", RG_P_MONITOR, "enforce", "monitor" },
-	{ "inexact", RG_P_INEXACT_PASS, "drop", "pass" },
-	{ "unknown", RG_P_UNKNOWN_PASS, "drop", "pass" },
-	{ "timewait", RG_P_TIMEWAIT_DROP, "accept", "drop" },
-	{ "unparsed", RG_P_UNPARSED_PASS, "drop", "pass" },
+	{ "mode", RG_P_MONITOR, "enforce", "monitor", 0, NULL },
+	{ "inexact", RG_P_INEXACT_PASS, "drop", "pass", RG_P_INEXACT_CHALLENGE, "challenge" },
+	{ "unknown", RG_P_UNKNOWN_PASS, "drop", "pass", 0, NULL },
+	{ "timewait", RG_P_TIMEWAIT_DROP, "accept", "drop", 0, NULL },
+	{ "unparsed", RG_P_UNPARSED_PASS, "drop", "pass", 0, NULL },
 };
 
 static const uint32_t default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
+
+/* `on` wins over `on2` when both bits are set, as in the data plane (inexact: pass). */
+const char *rg_knob_value(const struct rg_knob *k, uint32_t bits)
+{
+	if (bits & k->bit)
+		return k->on;
+	if (bits & k->bit2)
+		return k->on2;
+	return k->off;
+}
+
+int rg_knob_parse(const struct rg_knob *k, const char *name, uint32_t *val)
+{
+	if (!strcmp(name, k->off))
+		*val = 0;
+	else if (!strcmp(name, k->on))
+		*val = k->bit;
+	else if (k->bit2 && !strcmp(name, k->on2))
+		*val = k->bit2;
+	else
+		return -1;
+	return 0;
+}
+
+const char *rg_knob_values(const struct rg_knob *k, char *buf, size_t len)
+{
+	if (k->bit2)
+		snprintf(buf, len, "%s, %s or %s", k->off, k->on, k->on2);
+	else
+		snprintf(buf, len, "%s or %s", k->off, k->on);
+	return buf;
+}
+
+uint32_t rg_policy_challenge_ms(const struct rg_policy *p)
+{
+	return p->challenge_ms ? p->challenge_ms : RG_CHALLENGE_MS_DEFAULT;
+}
 
 /* What this build reads each map as. Array sizes matter too: indexes are computed from them. */
 static const struct {
@@ -169,6 +207,16 @@ uint32_t rg_policy_timeout(const struct rg_policy *p, int state)
 	if (state < 0 || state >= RG_ST_MAX)
 		return 0;
 	return p->timeout[state] ? p->timeout[state] : default_timeouts[state];
+}
+
+uint32_t rg_learning_left(const struct rg_policy *p)
+{
+	uint32_t age = rg_clock_now() - p->born;
+
+	/* Not born yet (policy set before the first attach): the whole period is ahead. */
+	if (!p->born)
+		return p->learning;
+	return age < p->learning ? p->learning - age : 0;
 }
 
 int rg_ifaces_read(const struct rg_state *st, struct rg_iface out[RG_MAX_IFACES])

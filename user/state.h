@@ -5,6 +5,7 @@
 #define RG_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "rstguard.h"
 
@@ -41,19 +42,34 @@ int rg_state_open_flags(struct rg_state *st, const char *pin_dir, bool rdonly);
 void rg_state_close(struct rg_state *st);
 
 /* The verdict knobs of rg_policy.bits, by the names the CLI and the metrics use: a knob has
- * value `off` while its bit is clear. */
+ * value `on` while its bit is set, else `on2` while bit2 is (a three-valued knob), else `off`. */
 struct rg_knob {
 	const char *key;
 	uint32_t bit;
 	const char *off, *on;
+	uint32_t bit2;   /* 0: a two-valued knob */
+	const char *on2;
 };
 #define RG_NKNOBS 5
 extern const struct rg_knob rg_knobs[RG_NKNOBS];
+/* The knob's value under these policy bits. */
+const char *rg_knob_value(const struct rg_knob *k, uint32_t bits);
+/* The knob's bits for a value name: 0 with *val set, -1 for a name it does not have. */
+int rg_knob_parse(const struct rg_knob *k, const char *name, uint32_t *val);
+/* Its values as "a, b or c", for messages. */
+const char *rg_knob_values(const struct rg_knob *k, char *buf, size_t len);
+/* The challenge interval in effect, ms: the policy's, or the default for 0. */
+uint32_t rg_policy_challenge_ms(const struct rg_policy *p);
 
 int rg_policy_read(const struct rg_state *st, struct rg_policy *p);
 int rg_policy_write(const struct rg_state *st, const struct rg_policy *p);
 /* The timeout in effect for a state: the policy's, or the built-in default for 0. */
 uint32_t rg_policy_timeout(const struct rg_policy *p, int state);
+
+/* Seconds of the learning period still ahead (0 when over or off). */
+uint32_t rg_learning_left(const struct rg_policy *p);
+/* A week: longer than any session's idle time worth waiting for. */
+#define RG_LEARNING_MAX 604800
 
 /* All RG_MAX_IFACES slot records; a free slot has ifindex 0 and an empty name. */
 int rg_ifaces_read(const struct rg_state *st, struct rg_iface out[RG_MAX_IFACES]);

@@ -47,6 +47,11 @@ static const char *role_of(const struct rg_iface *r)
 	return r->role > 0 && r->role < RG_ROLE_MAX ? rg_role_names[r->role] : "unknown";
 }
 
+static bool is_challenge(int r)
+{
+	return r >= RG_R_CHALLENGE_SENT && r <= RG_R_CHALLENGE_UNROUTED;
+}
+
 static struct json_object *counters_json(const struct rg_counter *c)
 {
 	struct json_object *reasons = json_object_new_object();
@@ -77,6 +82,49 @@ static struct json_object *iface_json(uint32_t slot, const struct slot_stats *s)
 	return o;
 }
 
+/* Events counted beside the verdicts: not RSTs of their own, so outside the totals. */
+static bool is_event(int r)
+{
+	return r == RG_R_FLOW_CREATED || r == RG_R_FLOW_INSERT_FAIL || is_challenge(r);
+}
+
+/* Packets of a reason over all actions (events count under one). */
+static uint64_t all_acts(const struct rg_counter *c)
+{
+	uint64_t n = 0;
+
+	for (int a = 0; a < RG_ACT_MAX; a++)
+		n += c->packets[a];
+	return n;
+}
+
+/* What inexact=challenge did, by result: "sent", "limited", "fallback", "unrouted". */
+static struct json_object *challenges_json(const struct rg_counter *c)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int r = 0; r < RG_R_MAX; r++)
+		if (is_challenge(r))
+			json_object_object_add(o, rg_reason_names[r] + 10, json_u64(all_acts(&c[r])));
+	return o;
+}
+
+static void print_challenges(const struct rg_counter *c)
+{
+	uint64_t any = 0;
+
+	for (int r = 0; r < RG_R_MAX; r++)
+		if (is_challenge(r))
+			any += all_acts(&c[r]);
+	if (!any && rg_log_verbosity < 1)
+		return;
+	printf("  challenge ACKs: %llu sent, %llu limited, %llu fallback, %llu unrouted\n",
+	       (unsigned long long)all_acts(&c[RG_R_CHALLENGE_SENT]),
+	       (unsigned long long)all_acts(&c[RG_R_CHALLENGE_LIMITED]),
+	       (unsigned long long)all_acts(&c[RG_R_CHALLENGE_FALLBACK]),
+	       (unsigned long long)all_acts(&c[RG_R_CHALLENGE_UNROUTED]));
+}
+
 static bool row_zero(const struct rg_counter *c)
 {
 	for (int a = 0; a < RG_ACT_MAX; a++)
@@ -102,12 +150,13 @@ static int print_snapshot(const struct slot_stats *s)
 		any = true;
 		for (int r = 0; r < RG_R_MAX; r++)
 			for (int a = 0; a < RG_ACT_MAX; a++)
-				if (r != RG_R_FLOW_CREATED && r != RG_R_FLOW_INSERT_FAIL)
+				if (!is_event(r))
 					tot[a] += s[i].c[r].packets[a];
 		if (cli.json) {
 			struct json_object *e = iface_json(i, &s[i]), *t = json_object_new_object();
 
 			json_object_object_add(e, "reasons", counters_json(s[i].c));
+			json_object_object_add(e, "challenges", challenges_json(s[i].c));
 			for (int a = 0; a < RG_ACT_MAX; a++)
 				json_object_object_add(t, rg_action_names[a], json_u64(tot[a]));
 			json_object_object_add(e, "packets", t);
@@ -121,7 +170,7 @@ static int print_snapshot(const struct slot_stats *s)
 		for (int r = 0, shown = 0; r < RG_R_MAX; r++) {
 			const struct rg_counter *c = &s[i].c[r];
 
-			if (row_zero(c) && rg_log_verbosity < 1) {
+			if (is_challenge(r) || (row_zero(c) && rg_log_verbosity < 1)) {
 				if (r == RG_R_MAX - 1 && !shown)
 					printf("  (nothing counted yet)\n");
 				continue;
@@ -134,6 +183,7 @@ static int print_snapshot(const struct slot_stats *s)
 			       (unsigned long long)(c->bytes[RG_ACT_PASS] + c->bytes[RG_ACT_DROP] +
 						    c->bytes[RG_ACT_MONITOR]));
 		}
+		print_challenges(s[i].c);
 	}
 	if (cli.json) {
 		json_object_object_add(o, "interfaces", arr);
@@ -366,6 +416,9 @@ static void stats_usage(void)
 	       "\n"
 	       "Counters per attached interface and reason, summed over CPUs: packets passed,\n"
 	       "dropped, and would-be dropped (mode=monitor). Zero rows are hidden unless -v.\n"
+	       "Under inexact=challenge a line says what became of the inexact RSTs dropped:\n"
+	       "challenge ACKs sent, limited (one per flow and direction per interval), fallback\n"
+	       "(cannot send on an L3 device) and unrouted (no route back where the RST came from).\n"
 	       "--watch prints rates every SECONDS (0.1-3600) until interrupted; with -j one JSON\n"
 	       "document per line.\n"
 	       "--distance shows, per interface, how far the sequence numbers of judged RSTs were\n"

@@ -217,6 +217,11 @@ check "status text names the interfaces" bash -c "nsenter --net=/run/netns/$NSR 
 eq "the first attach wrote the default policy" \
 	"$(rgr policy show -j | jget "d['mode'], d['inexact'], d['unknown'], d['timewait'], d['timeouts']['established'], d['generation']")" \
 	"('enforce', 'drop', 'drop', 'accept', 432000, 1)"
+eq "the first attach started a learning period of 120 s" \
+	"$(rgr policy show -j | jget "d['learning_seconds'], 100 < d['learning_remaining_seconds'] <= 120")" "(120, True)"
+# What follows tests the steady state: RSTs of flows never seen are no_flow.
+check "policy set learning=0" rgr policy set learning=0
+eq "learning=0: no period left" "$(rgr policy show -j | jget "d['learning_seconds'], d['learning_remaining_seconds']")" "(0, 0)"
 
 # --- live traffic through the router, after the CLI has exited --------------------------------
 ip netns exec $NSB $PY "$TMP/server.py" &
@@ -248,7 +253,7 @@ check "a refused connection still gets its RST (ECONNREFUSED at once)" refused
 
 # --- policy changes show in policy show and act on live traffic at once -----------------------
 check "policy set mode=monitor" rgr policy set mode=monitor
-eq "policy show: monitor, generation 2" "$(rgr policy show -j | jget "d['mode'], d['generation']")" "('monitor', 2)"
+eq "policy show: monitor, generation 3" "$(rgr policy show -j | jget "d['mode'], d['generation']")" "('monitor', 3)"
 m0=$(counter rgr $RA no_flow would_drop); r0=$(nft_rst)
 forge_unknown
 wait_eq "monitor: the RST counts as would_drop" $((m0 + 1)) counter rgr $RA no_flow would_drop
@@ -415,11 +420,12 @@ check "detach --all removes every pin and the pin dir" bash -c "nsenter --net=/r
 eq "detach --all with nothing attached exits 0" "$(rc_of rgc detach --all)" 0
 
 # --- pin dir off bpffs: a bpffs is mounted on demand (private mount namespace); the env var -----
-check "RSTGUARD_PIN_DIR on a non-bpffs dir gets a bpffs mounted, and detach --all removes it" \
+check "RSTGUARD_PIN_DIR on a non-bpffs dir gets a bpffs mounted; detach --all unmounts it, keeps the dir it did not make" \
 	unshare -m --propagation private bash -c "
 	mkdir -p $TMP/pins && export RSTGUARD_PIN_DIR=$TMP/pins &&
 	'$RG' policy set mode=monitor >/dev/null && [ \"\$(stat -f -c %T $TMP/pins)\" = bpf_fs ] &&
-	'$RG' policy show -j | grep -q monitor && '$RG' detach --all >/dev/null && [ ! -e $TMP/pins ]"
+	'$RG' policy show -j | grep -q monitor && '$RG' detach --all >/dev/null && [ -d $TMP/pins ] &&
+	[ \"\$(stat -f -c %T $TMP/pins)\" != bpf_fs ]"
 if command -v setpriv >/dev/null; then
 	out=$(setpriv --reuid 65534 --regid 65534 --clear-groups "$RG" --pin-dir $TMP/np policy set mode=monitor 2>&1); rc=$?
 	eq "not root: exit 1, says root is needed" "$rc $(grep -o 'needs root' <<<"$out")" "1 needs root"

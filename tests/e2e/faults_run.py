@@ -470,6 +470,7 @@ def run_flowfull(x):
     cap = x.s["flows"]
     g = x.g
     g.run("attach", "eth0", "eth1", "--role", "gateway", "--flows", str(cap))
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     st = g.json("status")
     x.check("gateway attached with a table of %d flows" % cap,
             st["flow_table"]["max_entries"] == cap, st["flow_table"])
@@ -578,6 +579,7 @@ def run_kill(x):
     rng = random.Random(11)
     g = x.g
     g.run("attach", "eth0", "eth1", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     g.policy(timewait="drop")  # not the default: a restart that rewrote defaults would show
     pol0 = g.policy_show()
     st0 = g.json("status")
@@ -670,8 +672,9 @@ def run_kill(x):
         if p.poll() is None:
             kill9(p)
     pol1 = g.policy_show()
-    same = {k: v for k, v in pol1.items() if k != "generation"} == \
-        {k: v for k, v in pol0.items() if k != "generation"}
+    varying = ("generation", "learning_remaining_seconds")
+    same = {k: v for k, v in pol1.items() if k not in varying} == \
+        {k: v for k, v in pol0.items() if k not in varying}
     x.check("policy set SIGKILLed %d times: the policy is the one set before" %
             x.s["policy_kills"], same, "before %s after %s" % (pol0, pol1))
     # A first attach (maps created, record, link, pin) SIGKILLed on a spare interface with its
@@ -768,6 +771,7 @@ def bits_of(p):
 def run_flip(x):
     g = x.g
     g.run("attach", "eth0", "eth1", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     g.policy(**P1)
     sn = nl.Sniffer(x.ns["srv"], "eth0")
     a, c = x.pair()
@@ -797,7 +801,7 @@ def run_flip(x):
     # Then as fast as the kernel takes them: the same two policies written straight into the
     # pinned map, each write whole (bits, generation and timeouts), as the CLI writes them.
     m = BpfMap(x.pin + "/maps/rg_policy")
-    cur = bytearray(m.lookup(40))
+    cur = bytearray(m.lookup(52))
     gen = struct.unpack_from("I", cur, 4)[0]
     raw = 0
     t1 = time.monotonic()
@@ -832,10 +836,14 @@ def run_flip(x):
             (d("inexact", "drop"), d("inexact", "pass"), sent[0]),
             d("inexact", "drop") + d("inexact", "pass") == sent[0] == d("inexact", None),
             changed(c1, c0))
-    x.check("every no-flow RST counted no_flow/drop or no_flow/pass (%d + %d = %d sent)" %
-            (d("no_flow", "drop"), d("no_flow", "pass"), sent[1]),
-            d("no_flow", "drop") + d("no_flow", "pass") == sent[1] == d("no_flow", None),
-            changed(c1, c0))
+    # A random 4-tuple whose presence bits the aborted connections happen to have set is
+    # untracked (passed, the endpoint judges): rare at this fill, never a drop.
+    x.check("every no-flow RST counted no_flow/drop or no_flow/pass, or untracked/pass for a "
+            "rare presence-filter collision (%d + %d + %d = %d sent)" %
+            (d("no_flow", "drop"), d("no_flow", "pass"), d("untracked", "pass"), sent[1]),
+            d("no_flow", "drop") + d("no_flow", "pass") + d("untracked", "pass") == sent[1] and
+            d("no_flow", None) + d("untracked", None) == sent[1] and
+            d("untracked", "pass") <= sent[1] // 1000, changed(c1, c0))
     x.check("both policies governed part of the stream",
             min(d("inexact", "drop"), d("inexact", "pass"), d("no_flow", "drop"),
                 d("no_flow", "pass")) > 0, changed(c1, c0))
@@ -869,6 +877,7 @@ def bpftool(*args, check=True):
 def run_replace(x):
     g = x.g
     g.run("attach", "eth0", "eth1", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     a, c = x.pair()
     la, lp, ra, rp = nl.endpoints(a)
     # Packets of the connection counted where they leave one end and where they reach the other:
@@ -935,7 +944,7 @@ def run_replace(x):
     x.check("attach over a pinned rg_policy of another layout: exit 1 or 2",
             p.returncode in (1, 2), "exit %d: %s" % (p.returncode, msg))
     x.check("... the message names the map, the mismatch and the way out",
-            "rg_policy" in msg and "value size 8" in msg and "40" in msg and
+            "rg_policy" in msg and "value size 8" in msg and "value size 52" in msg and
             "detach --all" in msg, msg)
     x.check("... nothing changed: same programs on eth0/eth1, the foreign pin untouched",
             {i: xdp_prog_id(x, "rtr", i) for i in ("eth0", "eth1")} == ids0 and
@@ -1044,6 +1053,7 @@ def run_ifdown(x):
     for i in ("fx0", "fx1"):
         nl.sh(rtr, "ip", "link", "set", i, "up")
     g.run("attach", "eth0", "eth1", "fx0", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     ids0 = {i: xdp_prog_id(x, "rtr", i) for i in ("eth0", "eth1")}
     a, c = x.pair()
     nl.exchange(c, a)
@@ -1249,6 +1259,7 @@ def run_asym(x):
     for a, c in c_pre:
         nl.exchange(c, a)
     g.run("attach", "eth0", "eth1", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     c_new = [x.pair("srv_asym") for _ in range(3)]   # handshake seen, SYN-ACK not
     for a, c in c_pre + c_new:
         nl.exchange(c, a)

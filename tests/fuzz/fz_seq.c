@@ -359,8 +359,9 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 	__u32 lo, hi;
 	int st;
 
+	/* A 4-tuple the table held once (expired, or evicted) is untracked: the endpoint judges. */
 	if (!g_live(g))
-		return RG_R_NO_FLOW;
+		return g->exists ? RG_R_UNTRACKED : RG_R_NO_FLOW;
 	if (rcv->syn && !snd->ack) {
 		/* Receiver in SYN-SENT (the sender acknowledged nothing): only the ACK is checked;
 		 * if the receiver went on with ACKs, or the sender sent a SYN of its own
@@ -747,7 +748,7 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		       ((af.dflags[!dir] & RG_D_ACK) && mp.seq + 1 == af.d[!dir].ack))) &&
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
 		    !forged_edge(s, dir, mp.seq) &&
-		    !(expect == RG_R_NO_FLOW && afound &&
+		    !((expect == RG_R_NO_FLOW || expect == RG_R_UNTRACKED) && afound &&
 		      g_exact_if_fin_lost(&s->g, dir, &mp, &af)))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
 				mp.seq, mp.ack, fz_reason_name[expect]);
