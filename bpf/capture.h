@@ -56,27 +56,31 @@ static __always_inline __u32 dist_bucket(__u32 d)
 	return d ? 1 + fls32(d - 1) : 0;
 }
 
-/*
- * Counts an RST in the histogram by its distance from the reference it was judged against: 0
- * inside [lo, hi], else bytes to the nearer edge. A blind flood spreads over the high buckets,
- * a sweep fills them at its stride, and a forger who knows the numbers shows up near zero.
- * Returns the distance. A global function: verified once, not on every path to the exit.
- */
-__noinline __u32 rg_dist_note(__u32 seq, __u32 lo, __u32 hi)
+/* Bytes from seq to the reference [lo, hi]: 0 inside, else to the nearer edge. */
+static __always_inline __u32 ref_dist(__u32 seq, __u32 lo, __u32 hi)
 {
-	struct rg_dist *b;
-	__u32 d, idx;
+	__u32 d;
 
 	/* An inverted band holds lo alone, as seq_in() reads it. */
 	if (seq_before(hi, lo))
 		hi = lo;
-	if (seq - lo <= hi - lo) {
-		d = 0;
-	} else {
-		d = seq_gap(seq, lo);
-		if (seq_gap(seq, hi) < d)
-			d = seq_gap(seq, hi);
-	}
+	if (seq - lo <= hi - lo)
+		return 0;
+	d = seq_gap(seq, lo);
+	return seq_gap(seq, hi) < d ? seq_gap(seq, hi) : d;
+}
+
+/*
+ * Counts an RST in the histogram by its distance from the reference it was judged against. A
+ * blind flood spreads over the high buckets, a sweep fills them at its stride, and a forger who
+ * knows the numbers shows up near zero. Returns the distance. A global function: verified
+ * once, not on every path to the exit.
+ */
+__noinline __u32 rg_dist_note(__u32 seq, __u32 lo, __u32 hi)
+{
+	__u32 d = ref_dist(seq, lo, hi), idx;
+	struct rg_dist *b;
+
 	idx = (cfg_slot % RG_MAX_IFACES) * RG_DIST_BUCKETS + dist_bucket(d);
 	b = bpf_map_lookup_elem(&rg_dist, &idx);
 	if (b) {
@@ -163,21 +167,35 @@ __noinline int rg_capture(struct xdp_md *ctx, __u32 reason, __u32 act, __u32 dis
 	return 1;
 }
 
-/* The exit's hook, after the verdict: the histogram for every RST that had a reference, the
- * capture for dropped and would-drop packets. */
-static __always_inline void observe(struct xdp_md *ctx, const struct pkt *p, int reason, __u32 act)
+/* The distance of seq from the reference the judge noted, without counting it. */
+static __always_inline __u32 pkt_dist(const struct pkt *p)
+{
+	return p->has_ref ? ref_dist(p->seq, p->ref_lo, p->ref_hi) : RG_DIST_NONE;
+}
+
+/* The capture of a dropped or would-drop packet. With no capture running, this flag is all the
+ * packet pays. */
+static __always_inline void capture(struct xdp_md *ctx, int reason, __u32 act, __u32 dist)
 {
 	struct rg_cap_cfg *cfg;
-	__u32 key = 0, dist = RG_DIST_NONE;
+	__u32 key = 0;
 
-	if (p->has_ref)
-		dist = rg_dist_note(p->seq, p->ref_lo, p->ref_hi);
 	if (act == RG_ACT_PASS)
 		return;
-	/* With no capture running, this flag is all a dropped packet pays. */
 	cfg = bpf_map_lookup_elem(&rg_capcfg, &key);
 	if (cfg && cfg->active)
 		rg_capture(ctx, reason, act, dist);
+}
+
+/* The exit's hook, after the verdict: the histogram for every RST that had a reference, the
+ * capture for dropped and would-drop packets (act pass: captured already, or passed). */
+static __always_inline void observe(struct xdp_md *ctx, const struct pkt *p, int reason, __u32 act)
+{
+	__u32 dist = RG_DIST_NONE;
+
+	if (p->has_ref)
+		dist = rg_dist_note(p->seq, p->ref_lo, p->ref_hi);
+	capture(ctx, reason, act, dist);
 }
 
 #endif
