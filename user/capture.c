@@ -371,11 +371,16 @@ static int capture(const struct cap_opts *o)
 	r.rt_off = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
 	if ((rc = start(&r, o)))
 		goto out;
-	if (!cli.json)
-		fprintf(stderr, "capturing dropped and would-drop packets on %s (all up to %u a second "
-			"per CPU, then 1 in %u)%s%s; Ctrl-C ends it\n", o->ifaces[0] ? o->ifaces :
-			"every interface", RG_CAP_BURST_DEFAULT, o->sample, o->file ? ", writing " : "",
-			o->file ? o->file : "");
+	if (!cli.json) {
+		char how[64] = "every packet";
+
+		if (o->sample > 1)
+			snprintf(how, sizeof(how), "all up to %u a second per CPU, then 1 in %u",
+				 RG_CAP_BURST_DEFAULT, o->sample);
+		fprintf(stderr, "capturing dropped and would-drop packets on %s (%s)%s%s; Ctrl-C "
+			"ends it\n", o->ifaces[0] ? o->ifaces : "every interface", how,
+			o->file ? ", writing " : "", o->file ? o->file : "");
+	}
 	rc = loop(&r, rb);
 	finish_capture(&r);
 	/* What was submitted before the flag went down. */

@@ -377,9 +377,11 @@ static void emit_distance(FILE *f, const struct snapshot *s)
 		fprintf(f, "%s_bucket{", name);
 		label(f, true, "device", d->name);
 		label(f, false, "le", "+Inf");
-		fprintf(f, "} %llu\n%s_sum{", (unsigned long long)cum, name);
+		fprintf(f, "} %llu\n", (unsigned long long)cum);
+		fprintf(f, "%s_sum{", name);
 		label(f, true, "device", d->name);
-		fprintf(f, "} %llu\n%s_count{", (unsigned long long)sum, name);
+		fprintf(f, "} %llu\n", (unsigned long long)sum);
+		fprintf(f, "%s_count{", name);
 		label(f, true, "device", d->name);
 		fprintf(f, "} %llu\n", (unsigned long long)cum);
 	}
