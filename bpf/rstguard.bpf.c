@@ -14,6 +14,9 @@ const volatile __u32 cfg_role = RG_ROLE_BOTH;
 const volatile __u32 cfg_slot = 0;
 const volatile __u32 cfg_l3 = 0;
 
+/* The distance histogram and the capture read the settings above. */
+#include "capture.h"
+
 static __always_inline void count(__u32 reason, __u32 act, __u64 bytes)
 {
 	__u32 idx = (cfg_slot % RG_MAX_IFACES) * RG_R_MAX + reason;
@@ -113,6 +116,8 @@ static __always_inline int inexact_challenge(struct xdp_md *ctx, const struct pk
 	}
 	if (src->by != BY_US)
 		return XDP_DROP;
+	/* A capture takes the RST before its frame becomes the challenge ACK. */
+	capture(ctx, RG_R_INEXACT, *act, pkt_dist(p));
 	src->c.interval_ms = pol->challenge_ms;
 	src->c.l3 = cfg_l3;
 	ev = rg_challenge(ctx, p, &src->c);
@@ -127,7 +132,7 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 	struct inexact_src src = {};
 	struct rg_policy *pol;
 	__u32 key = 0, bits = 0, act = RG_ACT_PASS;
-	int reason, ev, xdp;
+	int reason, ev, xdp, chal;
 
 	if (!ctx || !p)
 		return XDP_PASS;
@@ -176,9 +181,12 @@ out:
 	if (reason_drops(reason, bits))
 		act = (bits & RG_P_MONITOR) ? RG_ACT_MONITOR : RG_ACT_DROP;
 	xdp = act == RG_ACT_DROP ? XDP_DROP : XDP_PASS;
-	if (act == RG_ACT_DROP && reason == RG_R_INEXACT && (bits & RG_P_INEXACT_CHALLENGE) && pol)
+	chal = act == RG_ACT_DROP && reason == RG_R_INEXACT && (bits & RG_P_INEXACT_CHALLENGE) && pol;
+	if (chal)
 		xdp = inexact_challenge(ctx, p, pol, &src, &act);
 	count(reason, act, bytes);
+	/* An RST challenged from here was captured before the rewrite (inexact_challenge). */
+	observe(ctx, p, reason, chal && src.by == BY_US ? RG_ACT_PASS : act);
 	return xdp;
 }
 

@@ -258,6 +258,7 @@ static __always_inline int judge_tcp_sock(struct bpf_sock *sk, const struct pkt 
 		return RG_R_SYN_SENT_BAD_ACK;
 	}
 	nxt = tp->rcv_nxt;
+	pkt_ref(p, nxt, nxt);
 	if (seq == nxt)
 		return RG_R_VALID;
 	if (seq == nxt - 1 && (state == RG_TCP_CLOSE_WAIT || state == RG_TCP_LAST_ACK ||
@@ -285,6 +286,7 @@ static __always_inline int judge_timewait(struct bpf_sock *sk, const struct pkt 
 	if (!tw)
 		return RG_R_NO_FLOW;
 	nxt = tw_rcv_nxt(tw);
+	pkt_ref(p, nxt, nxt);
 	/* An orphaned FIN-WAIT-2 lives as a timewait socket too; RFC 1337 is about TIME-WAIT only. */
 	if (tw->tw_sk.tw_substate == RG_TCP_FIN_WAIT2) {
 		if (p->seq == nxt || recent_is(p, p->seq))
@@ -302,6 +304,7 @@ static __always_inline int judge_request(struct bpf_sock *sk, const struct pkt *
 	if (!req)
 		return RG_R_NO_FLOW;
 	nxt = req->rcv_nxt;
+	pkt_ref(p, nxt, nxt);
 	if (p->seq == nxt)
 		return RG_R_VALID;
 	/* tcp_check_req() resets on any RST inside the SYN-ACK's window (capped at 64K). */
@@ -472,6 +475,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	hi = f->d[s].seq_end;
 	/* RCV.NXT-1 after the sender's FIN; on an entry picked up (or restarted) mid-stream that FIN
 	 * may have gone by unseen. */
+	pkt_ref(p, ((sf & RG_D_FIN) || (f->fflags & RG_F_MIDSTREAM)) ? lo - 1 : lo, hi);
 	if (seq_in(seq, ((sf & RG_D_FIN) || (f->fflags & RG_F_MIDSTREAM)) ? lo - 1 : lo, hi))
 		return st == RG_ST_TIME_WAIT ? RG_R_TIMEWAIT : RG_R_VALID;
 	/* The refusal of a SYN that re-opens a live 4-tuple (flow_update keeps it pending), when

@@ -242,7 +242,13 @@ def compare(a):
     names = set(k[0] for k in samples)
     helps = [l.split()[2] for l in text.splitlines() if l.startswith("# HELP ")]
     types = [l.split()[2] for l in text.splitlines() if l.startswith("# TYPE ")]
-    base = set(n[:-6] if n.endswith("_total") else n for n in names)
+    hist = set(l.split()[2] for l in text.splitlines() if l.startswith("# TYPE ") and l.split()[3] == "histogram")
+    def family_of(n):
+        for suffix in ("_bucket", "_sum", "_count"):
+            if n.endswith(suffix) and n[:-len(suffix)] in hist:
+                return n[:-len(suffix)]
+        return n[:-6] if n.endswith("_total") else n
+    base = set(family_of(n) for n in names)
     check("HELP and TYPE for every family (%d)" % len(types),
           set(helps) == set(types) and len(types) == len(set(types)) and
           all((n in types) or (n + "_total" in types) for n in base), "HELP %d TYPE %d" % (len(helps), len(types)))
