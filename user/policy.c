@@ -170,8 +170,6 @@ static int policy_json(const struct rg_state *st, struct json_object **out)
 		return rg_fail(RC_ERR, "cannot read the policy: %s", errstr(err));
 	o = json_object_new_object();
 	rg_pol_json(&p, o);
-	json_object_object_add(o, "learning_remaining_seconds",
-			       json_object_new_int64(rg_learning_left(&p)));
 	if ((rc = scope_json(st, SET_PROTECT, &scope))) {
 		json_object_put(o);
 		return rc;
@@ -246,8 +244,7 @@ static void print_policy(const struct rg_policy *p, struct json_object *o)
 	for (int i = 0; i < rg_nnumkeys; i++)
 		printf("%-22s %u%s\n", rg_numkeys[i].key, rg_numkey_value(p, i),
 		       rg_numkey_is_default(p, i) ? " (default)" : "");
-	if (rg_learning_left(p))
-		printf("%-22s %us\n", "learning left", rg_learning_left(p));
+
 	json_object_object_get_ex(o, "policy_generation", &v);
 	printf("generation %lld\n", (long long)json_object_get_int64(v));
 }

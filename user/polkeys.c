@@ -105,6 +105,18 @@ void rg_pol_keys(char *buf, size_t len)
 		buf[n - 2] = '\0';
 }
 
+/* The unit a key's value is in, as its JSON name says. */
+static const char *unit_of(const struct rg_numkey *nk)
+{
+	size_t n = strlen(nk->json_key);
+
+	if (nk->state || (n > 8 && !strcmp(nk->json_key + n - 8, "_seconds")))
+		return "seconds";
+	if (n > 3 && !strcmp(nk->json_key + n - 3, "_ms"))
+		return "milliseconds";
+	return "a number";
+}
+
 static int parse_num(int i, const char *v, uint32_t *out)
 {
 	const struct rg_numkey *nk = &rg_numkeys[i];
@@ -115,7 +127,7 @@ static int parse_num(int i, const char *v, uint32_t *out)
 	}
 	if (parse_u32(v, nk->min, nk->max, out))
 		return rg_fail(RC_USAGE, "invalid value '%s' for %s: %s from %u to %u, or 'default'",
-			       v, nk->key, nk->state ? "seconds" : "a number", nk->min, nk->max);
+			       v, nk->key, unit_of(nk), nk->min, nk->max);
 	return 0;
 }
 

@@ -92,6 +92,9 @@ static void print_json(const struct status *S)
 	json_object_object_add(o, "policy_generation",
 			       S->attached ? json_object_new_int64(S->pol.generation) : NULL);
 	json_object_object_add(o, "flow_table", rg_json_flow_table(&S->cap, S->entries));
+	/* State, not policy: the policy holds the period's length, the table's age decides. */
+	json_object_object_add(o, "learning_remaining_seconds",
+			       S->attached ? json_object_new_int64(rg_learning_left(&S->pol)) : NULL);
 	for (int i = 0; i < S->ns; i++)
 		json_object_array_add(arr, iface_status_json(&S->s[i]));
 	json_object_object_add(o, "interfaces", arr);
@@ -111,6 +114,9 @@ static void print_text(const struct status *S)
 	printf("flow table   IPv4 %llu/%u, IPv6 %llu/%u, shared by all interfaces\n",
 	       (unsigned long long)S->entries[0], S->cap.v4, (unsigned long long)S->entries[1],
 	       S->cap.v6);
+	if (rg_learning_left(&S->pol))
+		printf("learning     %u s left: RSTs of flows not seen yet pass as 'learning'\n",
+		       rg_learning_left(&S->pol));
 	printf("attach       one pinned bpf_link per interface (%s/links)\n", cli.pin_dir);
 	if (!S->ns) {
 		printf("no interfaces attached\n");

@@ -106,11 +106,11 @@ cli_checks() {
 	check "policy show -j: inexact challenge, interval 750 ms" \
 		eval '[ "$(pol "d[\"inexact\"], d[\"challenge_interval_ms\"]")" = "challenge 750" ]'
 	check "policy show: the interval line" eval \
-		'rg rtr policy show | grep -qx "challenge_interval_ms 750"'
+		'rg rtr policy show | grep -qxE "challenge_interval_ms +750"'
 	check "metrics: policy_info inexact=\"challenge\", interval 0.750 s" eval \
 		'out=$(rg rtr metrics); grep -q "^rstguard_policy_info{.*inexact=\"challenge\"" <<<"$out" &&
 		 grep -qx "rstguard_challenge_interval_seconds 0.750" <<<"$out"'
-	gen=$(pol 'd["generation"]')
+	gen=$(pol 'd["policy_generation"]')
 	out=$(rg rtr policy set inexact=maybe 2>&1); rc=$?
 	check "inexact=maybe: exit 2, the three values named" \
 		eval '[ $rc = 2 ] && grep -q "drop, pass or challenge" <<<"$out"'
@@ -120,7 +120,7 @@ cli_checks() {
 			eval '[ $rc = 2 ] && grep -q "milliseconds from 1 to 60000" <<<"$out"'
 	done
 	check "... and nothing changed (generation, inexact, interval)" \
-		eval '[ "$(pol "d[\"generation\"], d[\"inexact\"], d[\"challenge_interval_ms\"]")" = "$gen challenge 750" ]'
+		eval '[ "$(pol "d[\"policy_generation\"], d[\"inexact\"], d[\"challenge_interval_ms\"]")" = "$gen challenge 750" ]'
 	check "challenge_interval_ms=default: back to 500" eval \
 		'rg rtr policy set challenge_interval_ms=default inexact=drop >/dev/null &&
 		 [ "$(pol "d[\"inexact\"], d[\"challenge_interval_ms\"]")" = "drop 500" ]'

@@ -141,10 +141,10 @@ def sc_older(x):
     x.guard.run("detach", "--all", check=False)
     s, c = x.pair()
     x.fresh_attach()
-    pol = x.guard.policy_show()
+    pol, st = x.guard.policy_show(), x.guard.json("status")
     x.check("older: a fresh table starts a learning period of 120 s",
-            pol.get("learning_seconds") == 120 and pol.get("learning_remaining_seconds", 0) > 100,
-            "policy %s" % pol)
+            pol.get("learning_seconds") == 120 and st.get("learning_remaining_seconds", 0) > 100,
+            "policy %s, status %s" % (pol, st))
     c0 = x.guard.counters()
     r = x.abort_reaches_client(s, c, 1.5)
     c1 = x.guard.counters()

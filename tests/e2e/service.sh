@@ -95,7 +95,7 @@ check "  names both interfaces with role and mode, and the table sizes once" \
 	grep -qx 'attach va --role both --xdp-mode native --flows 2048 --flows6 2048' "$C"
 check "  (the second without sizes)" grep -qx 'attach vc --role gateway --xdp-mode native' "$C"
 check "  every knob" grep -qx 'policy set mode=monitor inexact=pass unknown=drop timewait=accept unparsed=drop' "$C"
-check "  every timeout" grep -q '^policy set timeout.syn_sent=120 .*timeout.established=3600 .*timeout.closed=10$' "$C"
+check "  every timeout" grep -qE '^policy set timeout.syn_sent=120 .*timeout.established=3600 .*timeout.closed=10( |$)' "$C"
 check "  the scope" grep -qx 'policy protect add 179 8000-8080 198.18.0.0/15' "$C"
 check "  the exempt set" grep -qx 'policy exempt add fd00:1::/64' "$C"
 eq "save to stdout prints the same commands" "$("$RG" save | grep -v '^#')" "$(grep -v '^#' "$C")"
