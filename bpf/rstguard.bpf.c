@@ -27,10 +27,9 @@ static __always_inline void count(__u32 reason, __u32 act, __u64 bytes)
 static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 				     const struct rg_policy *pol)
 {
-	struct rg_flow *f = NULL;
+	struct rg_rst_note n = {};
 	struct bpf_sock *sk;
-	int dir = 0, listener, r;
-	__u32 now = 0;
+	int listener, r;
 
 	if ((p->flags & (TCPF_SYN | TCPF_FIN)))
 		return RG_R_BAD_FLAGS;
@@ -44,14 +43,9 @@ static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 	if (cfg_role == RG_ROLE_HOST || is_local(ctx, p))
 		return RG_R_NO_FLOW;
 gateway:
-	r = judge_flow(p, pol, &now, &f, &dir);
-	/* Remember the reset so the flow ages out on the short CLOSED timeout. */
-	if (f && (r == RG_R_VALID || (r == RG_R_TIMEWAIT && !reason_drops(r, pol->bits))) &&
-	    !(f->dflags[dir] & RG_D_RST) && !(pol->bits & RG_P_MONITOR)) {
-		f->dflags[dir] |= RG_D_RST;
-		/* The CLOSED timeout runs from the reset, not from the last data. */
-		f->last_seen = now;
-	}
+	r = judge_flow(p, pol, &n);
+	/* An accepted reset closes the entry, so it ages out on the short CLOSED timeout. */
+	flow_rst_apply(&n, r, pol);
 	return r;
 }
 

@@ -296,7 +296,7 @@ static __always_inline int is_local(struct xdp_md *ctx, const struct pkt *p)
  * beyond that is inexact; the rest is out of window.
  */
 static __always_inline int judge_flow(const struct pkt *p, const struct rg_policy *pol,
-				      __u32 *nowp, struct rg_flow **fout, int *dout)
+				      struct rg_rst_note *n)
 {
 	struct rg_flow *f;
 	int s, st;
@@ -308,14 +308,16 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 		return RG_R_NO_FLOW;
 	/* The clock is read only for an RST that has a flow: a blind flood never pays for it. */
 	now = rg_now();
-	*nowp = now;
 	st = flow_state(f);
 	/* A contested entry may have timed out as one-way while the real connection, whose
 	 * segments it could not verify, lives on: it still decides nothing. */
 	if (now - f->last_seen > state_timeout(pol, st))
 		return (f->fflags & RG_F_CONTESTED) ? RG_R_UNVERIFIED : RG_R_NO_FLOW;
-	*fout = f;
-	*dout = s;
+	/* Whatever follows for the entry, flow_rst_apply writes: an accepted reset closes it. */
+	n->f = f;
+	n->dir = s;
+	n->now = now;
+	n->fx = RG_FX_CLOSE;
 	sf = f->dflags[s];
 	rf = f->dflags[!s];
 	/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
@@ -355,10 +357,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	 * insisting on it leaves a forger who sent the SYN one fixed guess, not a free one. */
 	if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && (p->flags & TCPF_ACK) &&
 	    p->ack == f->d[!s].isn + 1 && seq == 0) {
-		/* Passed, but the entry is not closed: a live receiver discards seq 0, and a forger
-		 * must not be able to end the tracking of a live connection. */
-		f->pending = 0;
-		*fout = NULL;
+		n->fx = RG_FX_REFUSED;
 		return RG_R_VALID;
 	}
 	if (st != RG_ST_TIME_WAIT && seq_in(seq, lo, hi + f->d[!s].max_win))
