@@ -22,9 +22,10 @@
  *   RG_F_WS_UNKNOWN  the SYNs' window-scale options are not known: windows read with shift 14
  *   RG_F_CONTESTED   contested (below)
  *   RG_F_RESTARTED   restarted (below)
- * pending: a re-open of a live 4-tuple in progress; the one byte both directions write.
+ * pending: a new handshake seen on a live (verified) 4-tuple; the one byte both directions write.
  *   RG_PEND_DIR0/1   that direction sent a SYN on the live entry; its d[].isn holds the ISN
- *   RG_PEND_SYNACK   the other side answered it; its d[].isn holds the SYN-ACK's ISN
+ *   RG_PEND_SYNACK   the other side answered with a SYN-ACK: the entry is uncertain (below);
+ *                    its d[].isn holds the SYN-ACK's ISN
  *
  * verified    Both sides seen and one acknowledged the other: the first round trip, which a
  *             blind forger cannot join (flow_verified). From then on a segment moves the state
@@ -38,9 +39,17 @@
  *             follows the newest segment and its RSTs pass as `unverified` (the endpoint judges,
  *             as without a filter) until the real endpoints' next exchange verifies it.
  * restarted   A contest replaced the entry by its newest segment: whatever went before, FINs
- *             included, is lost.
+ *             included, is lost. Until the real endpoints' next exchange verifies the entry
+ *             again, a SYN there starts a new handshake rather than a re-open.
  * mid-stream  Picked up from a segment other than a SYN (a flow older than its entry, or a
  *             restarted one): ISNs and window scale unknown, a FIN may have gone by unseen.
+ * uncertain   A verified entry on whose 4-tuple a new handshake went by (a SYN, and a SYN-ACK
+ *             from the other side): its endpoints may have lost the connection and opened a new
+ *             one, or a forger who knows the 4-tuple sent both. Nothing tells which, so the entry
+ *             keeps the state it has (a re-open never replaces it) and passes RSTs that are not
+ *             exact for that state as `unverified`. A segment that continues the live connection
+ *             exactly (seg_exact), which a blind forger cannot send, ends the doubt; otherwise it
+ *             lasts until the old state's timeout, counted from its last exact segment.
  *
  * Decision table of flow_update: what a non-RST segment does to its (live) entry. The first row
  * whose segment and entry match decides (flow_classify); its handler alone runs (flow_update).
@@ -56,10 +65,12 @@
  *   SYN      any other unverified                            ROW_SYN_CONTRADICTS  contests
  *   SYN-ACK  acks the SYN held, from a side not yet sync'd   ROW_SYNACK_ANSWER    starts the
  *                                                                                 responder: verified
- *   SYN-ACK  acks a SYN remembered for a re-open             ROW_SYNACK_REOPEN    remembered
+ *   SYN-ACK  from the other side of a SYN seen on a live     ROW_SYNACK_REOPEN    uncertain
+ *            (verified) entry
  *   SYN-ACK  any other unverified                            ROW_SYNACK_UNVERIFIED continues or
  *                                                                                 contests
- *   ACK      completes a remembered re-open handshake        ROW_ACK_REOPEN       re-opens
+ *   ACK      verified, a new handshake seen on it            ROW_ACK_PENDING      moves only if
+ *                                                                                 exact, and ends the doubt
  *   ACK      verified                                        ROW_ACK_VERIFIED     moves if plausible
  *   ACK      only the sender seen                            ROW_ACK_ONE_SIDED    moves if it
  *                                                                                 continues, else contests
@@ -81,7 +92,7 @@ enum rg_row {
 	ROW_SYNACK_ANSWER,
 	ROW_SYNACK_REOPEN,
 	ROW_SYNACK_UNVERIFIED,
-	ROW_ACK_REOPEN,
+	ROW_ACK_PENDING,
 	ROW_ACK_VERIFIED,
 	ROW_ACK_ONE_SIDED,
 	ROW_ACK_SYNS_ONLY,
@@ -319,9 +330,9 @@ static __always_inline int is_syn(const struct pkt *p)
 
 /* A SYN here may open a new connection on a 4-tuple whose old one looks alive but may be over:
  * a contest restart keeps only the newest segment, and an entry picked up mid-stream may have
- * missed the FIN of the side that looks open. A re-open kept pending there could be spoiled by
- * one forged segment (mid-stream windows are wide) and leave the new connection's resets judged
- * against the old one. */
+ * missed the FIN of the side that looks open. There the SYN starts a new handshake, tracked at
+ * once, rather than leave the entry uncertain on the old state's long timeout. A restarted entry
+ * the real endpoints have verified again is not one: the exchange shows the connection alive. */
 static __always_inline int fins_may_be_lost(const struct rg_flow *f, int st)
 {
 	return (f->fflags & RG_F_RESTARTED) || ((f->fflags & RG_F_MIDSTREAM) && st == RG_ST_FIN_WAIT);
@@ -358,18 +369,23 @@ static __always_inline int synack_answers_held_syn(const struct rg_flow *f, int 
 	       (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1);
 }
 
-static __always_inline int synack_answers_pending(const struct rg_flow *f, int s,
-						  const struct pkt *p)
+/* A SYN-ACK from the other side of a SYN seen on the live entry. Whatever ISN it acks: one slot
+ * per side holds the latest SYN's ISN, and a forged SYN between the real SYN and its SYN-ACK must
+ * not hide a real re-open (a forger knows its own ISNs, so matching them proves nothing). */
+static __always_inline int synack_answers_pending(const struct rg_flow *f, int s)
 {
-	return (f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && p->ack == f->d[!s].isn + 1;
+	return f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1);
 }
 
-/* The ACK that completes a remembered SYN / SYN-ACK pair, at the numbers both carried. */
-static __always_inline int ack_completes_reopen(const struct rg_flow *f, int s,
-						const struct pkt *p)
+/* A segment that continues the live connection exactly: it starts inside the band an exact reset
+ * from its sender would need (or one below: a keepalive, a FIN retransmitted), and acknowledges
+ * no less than its sender did before and nothing its peer did not send. A blind forger who could
+ * send one could as well reset the connection. Both sides are synchronized wherever it is asked. */
+static __always_inline int seg_exact(const struct rg_flow *f, int s, const struct pkt *p)
 {
-	return (f->pending & RG_PEND_SYNACK) && (f->pending & (s ? RG_PEND_DIR1 : RG_PEND_DIR0)) &&
-	       p->seq == f->d[s].isn + 1 && p->ack == f->d[!s].isn + 1;
+	const struct rg_dir *ds = &f->d[s], *dr = &f->d[!s];
+
+	return seq_in(p->seq, dr->ack - 1, ds->seq_end) && seq_in(p->ack, ds->ack, dr->seq_end);
 }
 
 /* ---- classification ------------------------------------------------------------------------ */
@@ -395,7 +411,7 @@ static __always_inline int classify_synack(const struct rg_flow *f, int s, const
 {
 	if (synack_answers_held_syn(f, s, p))
 		return ROW_SYNACK_ANSWER;
-	if (synack_answers_pending(f, s, p))
+	if (synack_answers_pending(f, s))
 		return ROW_SYNACK_REOPEN;
 	return flow_verified(f) ? ROW_IGNORE : ROW_SYNACK_UNVERIFIED;
 }
@@ -404,10 +420,8 @@ static __always_inline int classify_ack(const struct rg_flow *f, int s, const st
 {
 	if (!(p->flags & TCPF_ACK) || p->partial)
 		return ROW_IGNORE;
-	if (ack_completes_reopen(f, s, p))
-		return ROW_ACK_REOPEN;
 	if (flow_verified(f))
-		return ROW_ACK_VERIFIED;
+		return f->pending ? ROW_ACK_PENDING : ROW_ACK_VERIFIED;
 	if (!dir_seen(f->dflags[!s]))
 		return ROW_ACK_ONE_SIDED;
 	if (dir_seen(f->dflags[s]))
@@ -473,11 +487,10 @@ static __always_inline void syn_crossed(struct rg_flow *f, int s, const struct p
 }
 
 /* ROW_SYN_REOPEN: a SYN on a live flow, the peer lost its state and opens anew on the same
- * 4-tuple, or a forgery. Only remembered (d[s].isn is unused once synchronized): the old state
- * stays in force until the new handshake completes (ROW_ACK_REOPEN). Each direction keeps its
- * own bit, so a SYN forged in the other's name does not hide the refusal of this one. The
- * pending byte is shared by both directions; a lost update only delays recognition to the next
- * retransmitted SYN. */
+ * 4-tuple, or a forgery. Only remembered (d[s].isn is unused once synchronized); the old state
+ * stays in force. Each direction keeps its own bit, so a SYN forged in the other's name does not
+ * hide the refusal of this one. The pending byte is shared by both directions; a lost update
+ * only delays recognition to the next retransmitted SYN. */
 static __always_inline void syn_reopen(struct rg_flow *f, int s, const struct pkt *p)
 {
 	f->d[s].isn = p->seq;
@@ -498,11 +511,16 @@ static __always_inline void synack_answer(struct rg_flow *f, int s, const struct
 	/* An ACK claimed in its name went before the answer it needed: not its. */
 	dir_set(f, !s, &di, f->dflags[!s] & ~RG_D_ACK);
 	dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
-	f->fflags = (f->fflags & ~RG_F_CONTESTED) | (first ? RG_F_WS_UNKNOWN : 0);
+	f->fflags = (f->fflags & ~(RG_F_CONTESTED | RG_F_RESTARTED)) | (first ? RG_F_WS_UNKNOWN : 0);
 	f->last_seen = now;
 }
 
-/* ROW_SYNACK_REOPEN: the answer to a SYN remembered on a live flow, remembered in turn. */
+/* ROW_SYNACK_REOPEN: a new handshake went by on the live 4-tuple. A forger who knows it can send
+ * one (SYN, SYN-ACK, ACK) and so can endpoints that lost the old connection: the entry becomes
+ * uncertain, its old state still in force, and never takes the new numbers. Were it to, a forger
+ * would make the real connection's segments implausible for good and its resets dropped; kept
+ * as it is, the new connection's resets pass as `unverified` until the old state times out, and
+ * the real connection's next exact segment ends the doubt. */
 static __always_inline void synack_reopen(struct rg_flow *f, int s, const struct pkt *p)
 {
 	f->d[s].isn = p->seq;
@@ -522,16 +540,13 @@ static __always_inline void synack_unverified(struct rg_flow *f, int s, const st
 		f->fflags |= RG_F_CONTESTED;
 }
 
-/* A plausible segment moves its side forward: highest end, highest ACK, largest window, flags.
- * The old connection is alive: whatever SYN was remembered for a re-open was stale or forged. */
+/* A plausible segment moves its side forward: highest end, highest ACK, largest window, flags. */
 static __always_inline void seg_advance(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
 {
 	struct rg_dir *ds = &f->d[s];
 	__u8 sf = f->dflags[s], nf;
 	__u32 end = seg_end(p), win = (__u32)p->win << flow_wscale(f, s);
 
-	if (f->pending)
-		f->pending = 0;
 	if (seq_after(end, ds->seq_end))
 		ds->seq_end = end;
 	if (!(sf & RG_D_ACK) || seq_after(p->ack, ds->ack))
@@ -552,30 +567,19 @@ static __always_inline void ack_verified(struct rg_flow *f, int s, const struct 
 		seg_advance(f, s, p, now);
 }
 
-/* ROW_ACK_REOPEN: the old connection is gone on both ends and the 4-tuple carries a new one
- * (nf_conntrack's re-open, one packet later, so that two forged packets are not enough; see the
- * README's known limits). The SYNs' options were not kept: windows are read with the largest
- * shift. */
-static __always_inline void ack_reopen(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+/* ROW_ACK_PENDING: a SYN (and maybe its SYN-ACK) went by on the live 4-tuple. Only a segment
+ * that continues the connection exactly moves the entry, and it shows the old connection alive:
+ * the re-open was stale or forged, the doubt is over. A plausible one is not enough: on an entry
+ * picked up mid-stream (windows read with shift 14) a blind forger sends one in a few tries,
+ * and ending the doubt would leave a real new connection's resets judged against the old state.
+ * Nor does any other segment refresh the entry: an uncertain entry ages on its old state's
+ * clock, so once the old connection would have timed out the new one is picked up afresh. */
+static __always_inline void ack_pending(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
 {
-	struct rg_flow nf0 = {};
-	struct pkt syn = *p;
-
-	syn.flags = TCPF_SYN;
-	syn.payload = 0;
-	syn.seq = f->d[s].isn;
-	dir_init(&nf0, s, &syn, RG_D_SYN | (RG_D_WS_NONE << 4));
-	syn.seq = f->d[!s].isn;
-	syn.ack = f->d[s].isn + 1;
-	syn.flags = TCPF_SYN | TCPF_ACK;
-	syn.win = 0xffff;
-	dir_init(&nf0, !s, &syn, RG_D_SYN | RG_D_ACK | (RG_D_WS_NONE << 4));
-	nf0.fflags = RG_F_WS_UNKNOWN;
-	nf0.d[0].max_win <<= 14;
-	nf0.d[1].max_win <<= 14;
-	nf0.last_seen = now;
-	*f = nf0;
-	ack_verified(f, s, p, now);
+	if (!seg_plausible(f, s, p) || !seg_exact(f, s, p))
+		return;
+	f->pending = 0;
+	seg_advance(f, s, p, now);
 }
 
 /* ROW_ACK_ONE_SIDED: only this side seen so far: the segment must continue it. */
@@ -595,7 +599,7 @@ static __always_inline void ack_syns_only(struct rg_flow *f, int s, const struct
 		flow_contest(f, s, p, now);
 		return;
 	}
-	f->fflags &= ~RG_F_CONTESTED;
+	f->fflags &= ~(RG_F_CONTESTED | RG_F_RESTARTED);
 	seg_advance(f, s, p, now);
 }
 
@@ -610,7 +614,7 @@ static __always_inline void ack_second_side(struct rg_flow *f, int s, const stru
 		flow_contest(f, s, p, now);
 		return;
 	}
-	f->fflags = (f->fflags & ~RG_F_CONTESTED) |
+	f->fflags = (f->fflags & ~(RG_F_CONTESTED | RG_F_RESTARTED)) |
 		    ((f->fflags & RG_F_MIDSTREAM) ? 0 : RG_F_WS_UNKNOWN);
 	dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4) | ((p->flags & TCPF_FIN) ? RG_D_FIN : 0));
 	if (s)
@@ -662,8 +666,8 @@ static __always_inline void flow_update(struct rg_flow *f, int s, const struct p
 	case ROW_SYNACK_REOPEN:
 		synack_reopen(f, s, p);
 		break;
-	case ROW_ACK_REOPEN:
-		ack_reopen(f, s, p, now);
+	case ROW_ACK_PENDING:
+		ack_pending(f, s, p, now);
 		break;
 	case ROW_ACK_VERIFIED:
 		ack_verified(f, s, p, now);
@@ -688,7 +692,6 @@ static __always_inline void flow_update(struct rg_flow *f, int s, const struct p
 enum rg_rst_fx {
 	RG_FX_NONE,        /* nothing to write */
 	RG_FX_CLOSE,       /* an accepted reset closes the entry, unless only monitored */
-	RG_FX_REFUSED,     /* the refusal of a SYN remembered for a re-open: the re-open is off */
 };
 
 struct rg_rst_note {
@@ -703,15 +706,7 @@ static __always_inline void flow_rst_apply(const struct rg_rst_note *n, int reas
 {
 	struct rg_flow *f = n->f;
 
-	if (!f)
-		return;
-	if (n->fx == RG_FX_REFUSED) {
-		/* Passed, but the entry is not closed: a live receiver discards seq 0, and a
-		 * forger must not be able to end the tracking of a live connection. */
-		f->pending = 0;
-		return;
-	}
-	if (n->fx != RG_FX_CLOSE || (pol->bits & RG_P_MONITOR))
+	if (!f || n->fx != RG_FX_CLOSE || (pol->bits & RG_P_MONITOR))
 		return;
 	if (reason != RG_R_VALID && !(reason == RG_R_TIMEWAIT && !(pol->bits & RG_P_TIMEWAIT_DROP)))
 		return;
