@@ -238,8 +238,12 @@ static __always_inline int seq_near(__u32 v, __u32 ref)
 }
 
 /* A segment may move the state only if it is plausible for this connection (van Rooij): its ACK
- * acknowledges data the other side really sent, and it starts inside the other side's window.
- * A blind forger fails this and leaves no trace. */
+ * acknowledges data the other side really sent, and it starts inside the other side's window:
+ * not past its right edge, nor more than a window below the other side's ACK. A sender has at
+ * most a window unacknowledged, so even its retransmissions start no lower (a keepalive or a
+ * window probe one lower still); a blind forger's sequence number lands there with odds of
+ * two windows in 2^32 rather than one in two, which matters where windows are read with shift
+ * 14 (mid-stream). A blind forger fails this and leaves no trace. */
 static __always_inline int seg_plausible(const struct rg_flow *f, int s, const struct pkt *p)
 {
 	const struct rg_dir *ds = &f->d[s], *dr = &f->d[!s];
@@ -248,7 +252,7 @@ static __always_inline int seg_plausible(const struct rg_flow *f, int s, const s
 
 	if (seq_after(p->ack, dr->seq_end) || seq_before(p->ack, dr->seq_end - ackwin))
 		return 0;
-	if ((rf & RG_D_ACK) && seq_after(p->seq, dr->ack + dr->max_win))
+	if ((rf & RG_D_ACK) && !seq_in(p->seq, dr->ack - dr->max_win - 1, dr->ack + dr->max_win))
 		return 0;
 	return 1;
 }

@@ -344,7 +344,10 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 	if (g_seen(peer)) {
 		if (m_after(p->ack, peer->end) || m_before(p->ack, peer->end - ackwin))
 			return 0;
-		if (peer->ack && m_after(p->seq, peer->ackv + peer->maxwin))
+		/* ... and starts inside it: not past its right edge, nor more than a window
+		 * below its ACK (the sender has at most a window unacknowledged). */
+		if (peer->ack && !m_in(p->seq, peer->ackv - peer->maxwin - 1,
+				       peer->ackv + peer->maxwin))
 			return 0;
 	}
 	if (!g_seen(me)) {
@@ -968,9 +971,18 @@ static void op_legit(struct seq *s, struct in *in, __u8 sub)
 		legit_segment(s, x, 0, room(s, x) > 0, 0);
 		break;
 	default: {
-		/* Retransmission of data already sent (never before the first data byte). */
+		/* Retransmission of data already sent (never before the first data byte), from
+		 * no lower than a window below what the peer acknowledged: a sender never has more
+		 * than the peer's window unacknowledged, and retransmits only that (it may not
+		 * have had the peer's latest ACK yet). */
+		const struct ep *y = &s->e[!x];
 		__u32 sent = s->e[x].snd_nxt - s->e[x].iss - 1 - !!s->e[x].fin;
+		__u32 wnd = y->last_syn ? y->win : (__u32)y->win << ep_scale(s, !x);
+		__u32 back = s->e[x].snd_nxt - y->last_ack + wnd;
 		__u32 k = arg > sent ? sent : arg;
+
+		if (k > back)
+			k = back;
 
 		legit_segment(s, x, 0, 0, k);
 		break;

@@ -877,6 +877,8 @@ static void test_blind_data(struct rg_env *e, const struct variant *v, uint16_t 
 	      "FIN acking unsent data");
 	forge(e, &c, SRV, rnd(), 0, TF_PSH, 100, "data without ACK");
 	forge(e, &c, CLI, rnd(), 0, TF_FIN, 0, "FIN without ACK");
+	forge(e, &c, SRV, c.acked[CLI] - c.maxwin[CLI] - 2, c.nxt[CLI], TF_ACK | TF_PSH, 100,
+	      "data starting more than a window below the ACK");
 	check_same(e, &c, &before, "near-miss forgeries");
 
 	/* Blind RSTs: none passes, and none moves the entry. */
@@ -918,6 +920,36 @@ static void test_blind_data(struct rg_env *e, const struct variant *v, uint16_t 
 		snprintf(what, sizeof(what), "%s: legitimate exact RST afterwards", c.name);
 		expect_rst(e, &exact, XDP_PASS, RG_R_VALID, RG_ACT_PASS, what);
 	}
+}
+
+/* The lower edge of the sequence window: a sender never has more than the receiver's window
+ * unacknowledged, so its segments (retransmissions included) start at most that far below the
+ * receiver's ACK, one further for a keepalive. The lowest such segment still moves the entry (a
+ * larger window it carries is taken); one lower does not. */
+static void test_window_low_edge(struct rg_env *e, const struct variant *v, uint16_t port)
+{
+	struct rg_flow f;
+	struct pktspec s;
+	struct conn c;
+	uint32_t low;
+
+	conn_init(&c, v, port, 0x02100000, 0x02200000);
+	snprintf(c.name, sizeof(c.name), "%s: window low edge", v->name);
+	setup(e, &c, S_EST);
+	low = c.acked[CLI] - c.maxwin[CLI] - 1;
+	s = seg(&c, SRV, low - 1, c.nxt[CLI], TF_ACK, 0);
+	s.win = 3000;
+	send_seg(e, &c, &s);
+	CHECK(flow_of(e, &c, &f) == 0 && f.d[c.dir[SRV]].max_win == c.maxwin[SRV],
+	      "%s: a segment one below the edge moved the window to %u (was %u)", c.name,
+	      f.d[c.dir[SRV]].max_win, c.maxwin[SRV]);
+	s = seg(&c, SRV, low, c.nxt[CLI], TF_ACK, 0);
+	s.win = 2000;
+	send_seg(e, &c, &s);
+	CHECK(flow_of(e, &c, &f) == 0 && f.d[c.dir[SRV]].max_win == 2000u << conn_shift(&c, SRV),
+	      "%s: a segment at the edge left the window at %u, want %u", c.name,
+	      f.d[c.dir[SRV]].max_win, 2000u << conn_shift(&c, SRV));
+	expect_blind_then_exact(e, &c, SRV, 0x10000000, "after the edge segments");
 }
 
 /* Forged SYN-ACK with the wrong ack: must not start the responder side, so the real refusal
@@ -1802,6 +1834,7 @@ int main(void)
 					run_case(&e, v, is, i);
 		}
 		test_blind_data(&e, v, 50000);
+		test_window_low_edge(&e, v, 50001);
 		test_forged_synack(&e, v, 50010);
 		test_forged_syn(&e, v, 50020);
 		test_port_reuse(&e, v, 50030);
