@@ -362,6 +362,9 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 		return 0;
 	}
 	end = seg_end(p);
+	/* New data never carries an ACK below one its sender already sent. */
+	if (me->ack && m_after(end, me->end) && m_before(p->ack, me->ackv))
+		return 0;
 	win = (__u32)p->win << g_scale(g, s);
 	if (m_after(end, me->end))
 		me->end = end;

@@ -925,8 +925,10 @@ static void test_blind_data(struct rg_env *e, const struct variant *v, uint16_t 
 /* The lower edge of the sequence window: a sender never has more than the receiver's window
  * unacknowledged, so its segments (retransmissions included) start at most that far below the
  * receiver's ACK, one further for a keepalive. The lowest such segment still moves the entry (a
- * larger window it carries is taken); one lower does not. */
-static void test_window_low_edge(struct rg_env *e, const struct variant *v, uint16_t port)
+ * larger window it carries is taken); one lower does not. And new data never acknowledges less
+ * than its sender did before: such a segment does not widen the band, the same one with the
+ * sender's own ACK does. */
+static void test_window_edges(struct rg_env *e, const struct variant *v, uint16_t port)
 {
 	struct rg_flow f;
 	struct pktspec s;
@@ -949,6 +951,17 @@ static void test_window_low_edge(struct rg_env *e, const struct variant *v, uint
 	CHECK(flow_of(e, &c, &f) == 0 && f.d[c.dir[SRV]].max_win == 2000u << conn_shift(&c, SRV),
 	      "%s: a segment at the edge left the window at %u, want %u", c.name,
 	      f.d[c.dir[SRV]].max_win, 2000u << conn_shift(&c, SRV));
+	s = seg(&c, SRV, c.nxt[SRV] + 500, c.acked[SRV] - 1, TF_ACK | TF_PSH, 100);
+	send_seg(e, &c, &s);
+	CHECK(flow_of(e, &c, &f) == 0 && f.d[c.dir[SRV]].seq_end == c.nxt[SRV],
+	      "%s: new data acking less than before moved the end to %#x (was %#x)", c.name,
+	      f.d[c.dir[SRV]].seq_end, c.nxt[SRV]);
+	s = seg(&c, SRV, c.nxt[SRV] + 500, c.acked[SRV], TF_ACK | TF_PSH, 100);
+	send_seg(e, &c, &s);
+	c.nxt[SRV] += 600; /* the 500 bytes before it went another way */
+	CHECK(flow_of(e, &c, &f) == 0 && f.d[c.dir[SRV]].seq_end == c.nxt[SRV],
+	      "%s: new data after a gap left the end at %#x, want %#x", c.name,
+	      f.d[c.dir[SRV]].seq_end, c.nxt[SRV]);
 	expect_blind_then_exact(e, &c, SRV, 0x10000000, "after the edge segments");
 }
 
@@ -1834,7 +1847,7 @@ int main(void)
 					run_case(&e, v, is, i);
 		}
 		test_blind_data(&e, v, 50000);
-		test_window_low_edge(&e, v, 50001);
+		test_window_edges(&e, v, 50001);
 		test_forged_synack(&e, v, 50010);
 		test_forged_syn(&e, v, 50020);
 		test_port_reuse(&e, v, 50030);
