@@ -1,11 +1,109 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Sequence arithmetic, canonical flow keys and the window-tracking state machine (gateway role). */
+/* Window tracking of forwarded TCP flows (gateway role): canonical flow keys, the state machine
+ * that follows each flow's segments, and every write to a flow entry. */
 #ifndef RG_FLOW_H
 #define RG_FLOW_H
 
 #include "parse.h"
 #include "maps.h"
 #include "flow_state.h"
+
+/*
+ * Glossary. The flag values live in rstguard.h (the control plane reads them too).
+ *
+ * dflags[dir]: one byte per direction, written only by that direction's segments.
+ *   RG_D_SYN         the side sent a SYN; d[dir].isn is its ISN
+ *   RG_D_ACK         the side sent a segment with ACK; d[dir].ack is its highest ACK
+ *   RG_D_FIN         the side sent a FIN
+ *   RG_D_RST         a reset the side sent was accepted: the entry is closed
+ *   high nibble      the window shift its SYN offered; RG_D_WS_NONE for none, or no SYN seen
+ * fflags: the entry's history, written when it is created, re-opened or contested.
+ *   RG_F_MIDSTREAM   mid-stream (below)
+ *   RG_F_WS_UNKNOWN  the SYNs' window-scale options are not known: windows read with shift 14
+ *   RG_F_CONTESTED   contested (below)
+ *   RG_F_RESTARTED   restarted (below)
+ * pending: a new handshake seen on a live (verified) 4-tuple; the one byte both directions write.
+ *   RG_PEND_DIR0/1   that direction sent a SYN on the live entry; its d[].isn holds the ISN
+ *   RG_PEND_SYNACK   the other side answered with a SYN-ACK: the entry is uncertain (below);
+ *                    its d[].isn holds the SYN-ACK's ISN
+ *
+ * verified    Both sides seen and one acknowledged the other: the first round trip, which a
+ *             blind forger cannot join (flow_verified). From then on a segment moves the state
+ *             only when plausible: its ACK acknowledges data the other side sent, and it starts
+ *             inside the other side's window (seg_plausible).
+ * unverified  Not verified yet: one side seen, or two SYNs. Nothing tells the real endpoint from
+ *             a blind forger in its name, so one-sided state is held to itself: a later segment
+ *             of that side must continue it (seg_continues) and the other side's first one must
+ *             acknowledge it.
+ * contested   Unverified state that a segment contradicted. It may be a forger's, so the entry
+ *             follows the newest segment and its RSTs pass as `unverified` (the endpoint judges,
+ *             as without a filter) until the real endpoints' next exchange verifies it.
+ * restarted   A contest replaced the entry by its newest segment: whatever went before, FINs
+ *             included, is lost. Until the real endpoints' next exchange verifies the entry
+ *             again, a SYN there starts a new handshake rather than a re-open.
+ * mid-stream  Picked up from a segment other than a SYN (a flow older than its entry, or a
+ *             restarted one): ISNs and window scale unknown, a FIN may have gone by unseen.
+ * uncertain   A verified entry on whose 4-tuple a new handshake went by (a SYN, and a SYN-ACK
+ *             from the other side): its endpoints may have lost the connection and opened a new
+ *             one, or a forger who knows the 4-tuple sent both. Nothing tells which, so the entry
+ *             keeps the state it has (a re-open never replaces it) and passes RSTs that are not
+ *             exact for that state as `unverified`. A segment that continues the live connection
+ *             exactly (seg_exact), which a blind forger cannot send, ends the doubt; otherwise it
+ *             lasts until the old state's timeout, counted from its last exact segment.
+ *
+ * Decision table of flow_update: what a non-RST segment does to its live entry. The first row
+ * whose segment and entry match decides (flow_classify); its handler alone runs (flow_update).
+ *
+ *   ROW_SYN_REUSE          SYN on a finished entry (reset, or both FINs acked):
+ *                            a new handshake replaces it (port reuse)
+ *   ROW_SYN_FRESH          SYN on an unverified entry with no SYN, a restarted one, or a closing
+ *                          one picked up mid-stream (its FINs may be lost):
+ *                            a new handshake replaces it, contested until its SYN-ACK
+ *   ROW_SYN_AGAIN          SYN from a side whose SYN is unanswered (not mid-stream):
+ *                            a retransmission; another ISN contests
+ *   ROW_SYN_CROSSED        SYN from a silent side, the other sent only a SYN:
+ *                            kept beside it, contested
+ *   ROW_SYN_REOPEN         SYN on an entry with both sides synchronized:
+ *                            remembered (pending)
+ *   ROW_SYN_CONTRADICTS    SYN on any other unverified entry:
+ *                            contests it
+ *   ROW_SYNACK_ANSWER      SYN-ACK acking the SYN held, from a side not synchronized:
+ *                            starts the responder; verifies the entry
+ *   ROW_SYNACK_REOPEN      SYN-ACK from the other side of a SYN remembered on a live entry:
+ *                            the entry is uncertain
+ *   ROW_SYNACK_UNVERIFIED  SYN-ACK on any other unverified entry:
+ *                            continues it (a retransmission it was picked up from) or contests it
+ *   ROW_ACK_PENDING        ACK on a verified entry a new handshake went by:
+ *                            moves it only if exact, and then ends the doubt
+ *   ROW_ACK_VERIFIED       ACK on a verified entry:
+ *                            moves it if plausible, else nothing
+ *   ROW_ACK_ONE_SIDED      ACK on an entry only its sender's side speaks for:
+ *                            moves it if it continues that side, else contests it
+ *   ROW_ACK_SYNS_ONLY      ACK on an entry both sides sent only SYNs to:
+ *                            verifies and moves it if plausible, else contests it
+ *   ROW_ACK_SECOND_SIDE    ACK, the sender's first segment, the other side seen:
+ *                            picks the side up if plausible, else contests the entry
+ *   ROW_IGNORE             anything else (neither SYN nor ACK, an ACK in a short first
+ *                          fragment, a verified entry's SYN or SYN-ACK no row above takes):
+ *                            nothing
+ */
+enum rg_row {
+	ROW_IGNORE,
+	ROW_SYN_REUSE,
+	ROW_SYN_FRESH,
+	ROW_SYN_AGAIN,
+	ROW_SYN_CROSSED,
+	ROW_SYN_REOPEN,
+	ROW_SYN_CONTRADICTS,
+	ROW_SYNACK_ANSWER,
+	ROW_SYNACK_REOPEN,
+	ROW_SYNACK_UNVERIFIED,
+	ROW_ACK_PENDING,
+	ROW_ACK_VERIFIED,
+	ROW_ACK_ONE_SIDED,
+	ROW_ACK_SYNS_ONLY,
+	ROW_ACK_SECOND_SIDE,
+};
 
 /* Added to the kernel clock: lets tests move time; always 0 in production. */
 __s64 rg_clock_offset = 0;
@@ -146,8 +244,12 @@ static __always_inline int seq_near(__u32 v, __u32 ref)
 }
 
 /* A segment may move the state only if it is plausible for this connection (van Rooij): its ACK
- * acknowledges data the other side really sent, and it starts inside the other side's window.
- * A blind forger fails this and leaves no trace. */
+ * acknowledges data the other side really sent, and it starts inside the other side's window:
+ * not past its right edge, nor more than a window below the other side's ACK. A sender has at
+ * most a window unacknowledged, so even its retransmissions start no lower (a keepalive or a
+ * window probe one lower still); a blind forger's sequence number lands there with odds of
+ * two windows in 2^32 rather than one in two, which matters where windows are read with shift
+ * 14 (mid-stream). A blind forger fails this and leaves no trace. */
 static __always_inline int seg_plausible(const struct rg_flow *f, int s, const struct pkt *p)
 {
 	const struct rg_dir *ds = &f->d[s], *dr = &f->d[!s];
@@ -156,7 +258,7 @@ static __always_inline int seg_plausible(const struct rg_flow *f, int s, const s
 
 	if (seq_after(p->ack, dr->seq_end) || seq_before(p->ack, dr->seq_end - ackwin))
 		return 0;
-	if ((rf & RG_D_ACK) && seq_after(p->seq, dr->ack + dr->max_win))
+	if ((rf & RG_D_ACK) && !seq_in(p->seq, dr->ack - dr->max_win - 1, dr->ack + dr->max_win))
 		return 0;
 	return 1;
 }
@@ -215,7 +317,7 @@ static __always_inline int seg_continues(const struct rg_dir *d, __u8 df, const 
  * the entry stays alive while that side talks, so a SYN planted when it expires cannot pass for
  * the state of a live connection. fflags may race with the other direction clearing it: either
  * order is a state some interleaving of the two segments gives. */
-static __always_inline int flow_contest(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+static __always_inline void flow_contest(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
 {
 	struct rg_flow nf0 = {};
 
@@ -223,207 +325,419 @@ static __always_inline int flow_contest(struct rg_flow *f, int s, const struct p
 	    !flow_new(&nf0, s, p, now)) {
 		f->fflags |= RG_F_CONTESTED;
 		f->last_seen = now;
-		return 1;
+		return;
 	}
 	nf0.fflags |= RG_F_CONTESTED | RG_F_RESTARTED;
 	*f = nf0;
-	return 1;
 }
 
-/*
- * Concurrency: the two directions of a flow may run on two CPUs at once (one per interface).
- * Each direction writes only its own d[dir] and dflags[dir]; every field is a naturally aligned
- * word or byte written with one store, so a reader never sees a torn value, and all of them only
- * move forward. The RST check reads the receiver's ack and the sender's seq_end: a stale ack only
- * lowers the lower bound of the band, never hides the exact value. The writes of both halves
- * (re-initialising a closed flow on a new SYN, the SYN-ACK pinning a silent initiator, a
- * contested entry restarting) happen when the other side is over, silent or unverified.
- * last_seen is last-writer-wins; either value is recent.
- */
-static __always_inline int flow_update(struct rg_flow *f, int s, const struct pkt *p,
-				       const struct rg_policy *pol, __u32 now)
+/* ---- predicates of the decision table ------------------------------------------------------ */
+
+static __always_inline int is_syn(const struct pkt *p)
+{
+	return (p->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+}
+
+/* A SYN here may open a new connection on a 4-tuple whose old one looks alive but may be over:
+ * a contest restart keeps only the newest segment, and an entry picked up mid-stream may have
+ * missed the FIN of the side that looks open. There the SYN starts a new handshake, tracked at
+ * once, rather than leave the entry uncertain on the old state's long timeout. A restarted entry
+ * the real endpoints have verified again is not one: the exchange shows the connection alive. */
+static __always_inline int fins_may_be_lost(const struct rg_flow *f, int st)
+{
+	return (f->fflags & RG_F_RESTARTED) || ((f->fflags & RG_F_MIDSTREAM) && st == RG_ST_FIN_WAIT);
+}
+
+/* The sender's SYN is still unanswered: its peer has not spoken (and the entry has a handshake). */
+static __always_inline int syn_unanswered(const struct rg_flow *f, int s)
+{
+	return !dir_seen(f->dflags[!s]) && (f->dflags[s] & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM);
+}
+
+/* The peer sent only a SYN and the sender nothing yet. */
+static __always_inline int peer_sent_only_syn(const struct rg_flow *f, int s)
+{
+	return !dir_seen(f->dflags[s]) && (f->dflags[!s] & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN;
+}
+
+static __always_inline int both_synchronized(const struct rg_flow *f)
+{
+	return f->dflags[0] & f->dflags[1] & RG_D_ACK;
+}
+
+/* A SYN-ACK answers the SYN the entry holds for the other side (its first ISN or its latest
+ * retransmission), coming from a side not yet synchronized, on an entry that has a handshake:
+ * unanswered, or contested (a forged ACK or SYN in either name may have come first). */
+static __always_inline int synack_answers_held_syn(const struct rg_flow *f, int s,
+						   const struct pkt *p)
 {
 	__u8 sf = f->dflags[s], rf = f->dflags[!s];
-	__u8 fl = p->flags;
+
+	return !(sf & RG_D_ACK) && (rf & RG_D_SYN) &&
+	       (!(rf & RG_D_ACK) || (f->fflags & RG_F_CONTESTED)) &&
+	       !(f->fflags & RG_F_MIDSTREAM) &&
+	       (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1);
+}
+
+/* A SYN-ACK from the other side of a SYN seen on the live entry. Whatever ISN it acks: one slot
+ * per side holds the latest SYN's ISN, and a forged SYN between the real SYN and its SYN-ACK must
+ * not hide a real re-open (a forger knows its own ISNs, so matching them proves nothing). */
+static __always_inline int synack_answers_pending(const struct rg_flow *f, int s)
+{
+	return f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1);
+}
+
+/* A segment that continues the live connection exactly: it starts inside the band an exact reset
+ * from its sender would need (or one below: a keepalive, a FIN retransmitted), and acknowledges
+ * no less than its sender did before and nothing its peer did not send. A blind forger who could
+ * send one could as well reset the connection. Both sides are synchronized wherever it is asked. */
+static __always_inline int seg_exact(const struct rg_flow *f, int s, const struct pkt *p)
+{
+	const struct rg_dir *ds = &f->d[s], *dr = &f->d[!s];
+
+	return seq_in(p->seq, dr->ack - 1, ds->seq_end) && seq_in(p->ack, ds->ack, dr->seq_end);
+}
+
+/* ---- classification ------------------------------------------------------------------------ */
+
+static __always_inline int classify_syn(const struct rg_flow *f, int s)
+{
+	int st = flow_state(f), verified = flow_verified(f);
+
+	if (state_over(st))
+		return ROW_SYN_REUSE;
+	if ((!verified && !((f->dflags[0] | f->dflags[1]) & RG_D_SYN)) || fins_may_be_lost(f, st))
+		return ROW_SYN_FRESH;
+	if (syn_unanswered(f, s))
+		return ROW_SYN_AGAIN;
+	if (peer_sent_only_syn(f, s))
+		return ROW_SYN_CROSSED;
+	if (both_synchronized(f))
+		return ROW_SYN_REOPEN;
+	return verified ? ROW_IGNORE : ROW_SYN_CONTRADICTS;
+}
+
+static __always_inline int classify_synack(const struct rg_flow *f, int s, const struct pkt *p)
+{
+	if (synack_answers_held_syn(f, s, p))
+		return ROW_SYNACK_ANSWER;
+	if (synack_answers_pending(f, s))
+		return ROW_SYNACK_REOPEN;
+	return flow_verified(f) ? ROW_IGNORE : ROW_SYNACK_UNVERIFIED;
+}
+
+static __always_inline int classify_ack(const struct rg_flow *f, int s, const struct pkt *p)
+{
+	if (!(p->flags & TCPF_ACK) || p->partial)
+		return ROW_IGNORE;
+	if (flow_verified(f))
+		return f->pending ? ROW_ACK_PENDING : ROW_ACK_VERIFIED;
+	if (!dir_seen(f->dflags[!s]))
+		return ROW_ACK_ONE_SIDED;
+	if (dir_seen(f->dflags[s]))
+		return ROW_ACK_SYNS_ONLY;
+	return ROW_ACK_SECOND_SIDE;
+}
+
+/* The row of the decision table (top of this file) that a segment of direction s takes. */
+static __always_inline int flow_classify(const struct rg_flow *f, int s, const struct pkt *p)
+{
+	if (is_syn(p))
+		return classify_syn(f, s);
+	if (p->flags & TCPF_SYN)
+		return classify_synack(f, s, p);
+	return classify_ack(f, s, p);
+}
+
+/* ---- handlers, one per row --------------------------------------------------------------- */
+
+/* ROW_SYN_REUSE, ROW_SYN_FRESH: a new handshake replaces the entry. Port reuse needs nothing
+ * more. Elsewhere the refusal of this SYN must be recognised, and so must a reset of the old
+ * side: contested until the SYN-ACK. A forger gets "no filter" for a few segments there, and
+ * only on an entry it could contest anyway. */
+static __always_inline void syn_new_handshake(struct rg_flow *f, int s, const struct pkt *p,
+					      __u32 now, __u8 fflags)
+{
+	struct rg_flow nf0 = {};
+
+	dir_init(&nf0, s, p, RG_D_SYN | (p->wscale << 4));
+	nf0.fflags = fflags;
+	nf0.last_seen = now;
+	*f = nf0;
+}
+
+/* ROW_SYN_AGAIN: the initiator's SYN again, its peer unheard. A retransmission keeps the ISN; a
+ * new ISN is a new attempt or a forgery. The first ISN and the latest end are both kept (the
+ * verdict accepts the refusal of either) and the SYN-ACK settles which was real. An initiator
+ * that went on with ACKs (its return path bypasses us) is not rewound. */
+static __always_inline void syn_again(struct rg_flow *f, int s, const struct pkt *p)
+{
 	struct rg_dir *ds = &f->d[s];
-	int verified = flow_verified(f);
-	__u32 end, win;
-	__u8 nf;
+	__u8 sf = f->dflags[s], nf;
 
-	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
-		int st = flow_state(f), over = state_over(st);
+	if (p->seq != ds->isn && seg_end(p) != ds->seq_end)
+		f->fflags |= RG_F_CONTESTED;
+	if (sf & RG_D_ACK)
+		return;
+	/* The latest SYN's window scale too: the SYN-ACK that acks its end reads it (see
+	 * synack_answer for one that acks the first). */
+	ds->seq_end = seg_end(p);
+	nf = (sf & 0x0f) | (p->wscale << 4);
+	if (nf != sf)
+		f->dflags[s] = nf;
+}
 
-		/* Port reuse: a new connection on a finished 4-tuple. Or a handshake on an entry
-		 * only one unverified side spoke for, which it contradicts; or on one whose FINs
-		 * may have gone by unseen, so that it may really be over: a closing entry picked
-		 * up mid-stream, or any entry a contest restarted (it kept only the newest
-		 * segment). A re-open kept pending there could be spoiled by one forged segment
-		 * and leave the new connection's resets judged against the old one. Then the
-		 * refusal of this SYN must be recognised, and so must a reset of the old side:
-		 * contested until the SYN-ACK. A forger gets "no filter" for a few segments,
-		 * and only on a closing entry or one it contested before. */
-		if (over || (!verified && !((sf | rf) & RG_D_SYN)) || (f->fflags & RG_F_RESTARTED) ||
-		    ((f->fflags & RG_F_MIDSTREAM) && st == RG_ST_FIN_WAIT)) {
-			struct rg_flow nf0 = {};
+/* ROW_SYN_CROSSED: simultaneous open, or a SYN forged in either name. Kept, so that the refusal
+ * of either is recognised, but contested: no band comes of two SYNs until one side acknowledges
+ * the other. */
+static __always_inline void syn_crossed(struct rg_flow *f, int s, const struct pkt *p)
+{
+	dir_init(f, s, p, RG_D_SYN | (p->wscale << 4));
+	f->fflags |= RG_F_CONTESTED;
+}
 
-			dir_init(&nf0, s, p, RG_D_SYN | (p->wscale << 4));
-			if (!over)
-				nf0.fflags = RG_F_CONTESTED;
-			nf0.last_seen = now;
-			*f = nf0;
-			return 1;
-		}
-		/* The initiator's SYN again, its peer unheard: a retransmission keeps the ISN; a new
-		 * ISN is a new attempt or a forgery. The first ISN and the latest end are both kept
-		 * (verdict accepts the refusal of either) and the SYN-ACK settles which was real. An
-		 * initiator that went on with ACKs (its return path bypasses us) is not rewound. */
-		if (!dir_seen(rf) && (sf & RG_D_SYN) && !(f->fflags & RG_F_MIDSTREAM)) {
-			if (p->seq != ds->isn && seg_end(p) != ds->seq_end)
-				f->fflags |= RG_F_CONTESTED;
-			if (!(sf & RG_D_ACK)) {
-				/* The latest SYN's window scale too: the SYN-ACK that acks its end
-				 * reads it (see the SYN-ACK path for one that acks the first). */
-				ds->seq_end = seg_end(p);
-				nf = (sf & 0x0f) | (p->wscale << 4);
-				if (nf != sf)
-					f->dflags[s] = nf;
-			}
-			return 0;
-		}
-		/* The other side sent only a SYN and this one never spoke: simultaneous open, or a
-		 * SYN forged in either name. Kept, so that the refusal of either is recognised, but
-		 * contested: no band comes of two SYNs until one side acknowledges the other. */
-		if (!dir_seen(sf) && (rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN) {
-			dir_init(f, s, p, RG_D_SYN | (p->wscale << 4));
-			f->fflags |= RG_F_CONTESTED;
-			return 1;
-		}
-		/* A SYN on a live flow: the peer lost its state and opens anew on the same 4-tuple,
-		 * or a forgery. Only remembered (d[s].isn is unused once synchronized): the old
-		 * state stays in force until the new handshake completes (below). Each direction
-		 * keeps its own bit, so a SYN forged in the other's name does not hide the refusal
-		 * of this one. The pending byte is shared by both directions; a lost update only
-		 * delays recognition to the next retransmitted SYN. */
-		if ((sf & RG_D_ACK) && (rf & RG_D_ACK)) {
-			ds->isn = p->seq;
-			f->pending |= s ? RG_PEND_DIR1 : RG_PEND_DIR0;
-		} else if (!verified) {
-			f->fflags |= RG_F_CONTESTED;
-		}
-		return 0;
-	}
-	if (fl & TCPF_SYN) {
-		/* SYN-ACK: one that acknowledges the SYN we saw starts the responder side, also
-		 * over a SYN claimed in the responder's name (only the real responder knows the ISN
-		 * it acks). It pins the initiator to that ISN, undoing any forged SYN or ACK in the
-		 * initiator's name meanwhile (the real initiator is silent until it gets this
-		 * answer), and so verifies a contested entry. */
-		if (!(sf & RG_D_ACK) && (rf & RG_D_SYN) &&
-		    (!(rf & RG_D_ACK) || (f->fflags & RG_F_CONTESTED)) &&
-		    !(f->fflags & RG_F_MIDSTREAM) &&
-		    (p->ack == f->d[!s].seq_end || p->ack == f->d[!s].isn + 1)) {
-			struct rg_dir di = { .isn = p->ack - 1, .seq_end = p->ack,
-					     .max_win = f->d[!s].max_win };
-			/* It answers the first of two SYNs with other ISNs: the window scale kept is
-			 * the later one's, so the largest legal shift is assumed instead. */
-			int first = (f->fflags & RG_F_CONTESTED) && p->ack != f->d[!s].seq_end;
+/* ROW_SYN_REOPEN: a SYN on a live flow, the peer lost its state and opens anew on the same
+ * 4-tuple, or a forgery. Only remembered (d[s].isn is unused once synchronized); the old state
+ * stays in force. Each direction keeps its own bit, so a SYN forged in the other's name does not
+ * hide the refusal of this one. The pending byte is shared by both directions; a lost update
+ * only delays recognition to the next retransmitted SYN. */
+static __always_inline void syn_reopen(struct rg_flow *f, int s, const struct pkt *p)
+{
+	f->d[s].isn = p->seq;
+	f->pending |= s ? RG_PEND_DIR1 : RG_PEND_DIR0;
+}
 
-			/* An ACK claimed in its name went before the answer it needed: not its. */
-			dir_set(f, !s, &di, rf & ~RG_D_ACK);
-			dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
-			f->fflags = (f->fflags & ~RG_F_CONTESTED) | (first ? RG_F_WS_UNKNOWN : 0);
-			f->last_seen = now;
-			return 1;
-		}
-		/* The answer to a SYN remembered on a live flow: remembered in turn. */
-		if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && p->ack == f->d[!s].isn + 1) {
-			ds->isn = p->seq;
-			f->pending |= RG_PEND_SYNACK;
-		} else if (!verified) {
-			/* Unverified: a retransmission of the SYN-ACK an entry was picked up from
-			 * continues it (its data starts after the SYN); anything else contradicts. */
-			struct pkt q = *p;
+/* ROW_SYNACK_ANSWER: the answer to the SYN held, also over a SYN claimed in the responder's name
+ * (only the real responder knows the ISN it acks). It pins the initiator to that ISN, undoing
+ * any forged SYN or ACK in the initiator's name meanwhile (the real initiator is silent until it
+ * gets this answer), and so verifies a contested entry. */
+static __always_inline void synack_answer(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	struct rg_dir di = { .isn = p->ack - 1, .seq_end = p->ack, .max_win = f->d[!s].max_win };
+	/* It answers the first of two SYNs with other ISNs: the window scale kept is the later
+	 * one's, so the largest legal shift is assumed instead. */
+	int first = (f->fflags & RG_F_CONTESTED) && p->ack != f->d[!s].seq_end;
 
-			q.seq++;
-			if (!(dir_seen(sf) && !dir_seen(rf) && seg_continues(ds, sf, &q)) &&
-			    !(!dir_seen(sf) && (f->fflags & RG_F_MIDSTREAM) && seg_plausible(f, s, &q)))
-				f->fflags |= RG_F_CONTESTED;
-		}
-		return 0;
-	}
-	if (!(fl & TCPF_ACK) || p->partial)
-		return 0;
-	/* The ACK that completes a remembered SYN / SYN-ACK pair: the old connection is gone on
-	 * both ends and the 4-tuple carries a new one (nf_conntrack's re-open, one packet later,
-	 * so that two forged packets are not enough; see the closing note on its limit). */
-	if ((f->pending & RG_PEND_SYNACK) && (f->pending & (s ? RG_PEND_DIR1 : RG_PEND_DIR0)) &&
-	    p->seq == ds->isn + 1 && p->ack == f->d[!s].isn + 1) {
-		struct rg_flow nf0 = {};
-		struct pkt syn = *p;
+	/* An ACK claimed in its name went before the answer it needed: not its. */
+	dir_set(f, !s, &di, f->dflags[!s] & ~RG_D_ACK);
+	dir_init(f, s, p, RG_D_SYN | RG_D_ACK | (p->wscale << 4));
+	f->fflags = (f->fflags & ~(RG_F_CONTESTED | RG_F_RESTARTED)) | (first ? RG_F_WS_UNKNOWN : 0);
+	f->last_seen = now;
+}
 
-		syn.flags = TCPF_SYN;
-		syn.payload = 0;
-		syn.seq = ds->isn;
-		dir_init(&nf0, s, &syn, RG_D_SYN | (RG_D_WS_NONE << 4));
-		syn.seq = f->d[!s].isn;
-		syn.ack = ds->isn + 1;
-		syn.flags = TCPF_SYN | TCPF_ACK;
-		syn.win = 0xffff;
-		dir_init(&nf0, !s, &syn, RG_D_SYN | RG_D_ACK | (RG_D_WS_NONE << 4));
-		/* The SYNs' options were not kept: windows are read with the largest shift. */
-		nf0.fflags = RG_F_WS_UNKNOWN;
-		nf0.d[0].max_win <<= 14;
-		nf0.d[1].max_win <<= 14;
-		nf0.last_seen = now;
-		*f = nf0;
-		sf = f->dflags[s];
-		rf = f->dflags[!s];
-		verified = 1;
-	}
-	if (verified) {
-		if (!seg_plausible(f, s, p))
-			return 0;
-	} else if (!dir_seen(rf)) {
-		/* Only this side seen so far: the segment must continue it. */
-		if (!seg_continues(ds, sf, p))
-			return flow_contest(f, s, p, now);
-	} else if (dir_seen(sf)) {
-		/* Both sides sent only SYNs (simultaneous open, or one of them forged): this one
-		 * must acknowledge the other's, which makes the first round trip. */
-		if (!seg_plausible(f, s, p))
-			return flow_contest(f, s, p, now);
-		f->fflags &= ~RG_F_CONTESTED;
-	} else {
-		/* The second side's first segment: a flow picked up mid-stream, or one whose
-		 * SYN-ACK went another way while its initiator went on with ACKs (asymmetric
-		 * return path). In a true SYN-SENT (the other side sent only its SYN) an ACK
-		 * without SYN-ACK is bogus. */
-		if ((!(f->fflags & RG_F_MIDSTREAM) && !(rf & RG_D_ACK)) || !seg_plausible(f, s, p))
-			return flow_contest(f, s, p, now);
-		f->fflags = (f->fflags & ~RG_F_CONTESTED) |
-			    ((f->fflags & RG_F_MIDSTREAM) ? 0 : RG_F_WS_UNKNOWN);
-		dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4) | ((fl & TCPF_FIN) ? RG_D_FIN : 0));
-		ds->max_win = (__u32)p->win << 14;
-		f->last_seen = now;
-		return 1;
-	}
-	/* The old connection is alive: whatever SYN was remembered was stale or forged. */
-	if (f->pending)
-		f->pending = 0;
-	end = seg_end(p);
-	win = (__u32)p->win << flow_wscale(f, s);
+/* ROW_SYNACK_REOPEN: a new handshake went by on the live 4-tuple. A forger who knows it can send
+ * one (SYN, SYN-ACK, ACK) and so can endpoints that lost the old connection: the entry becomes
+ * uncertain, its old state still in force, and never takes the new numbers. Were it to, a forger
+ * would make the real connection's segments implausible for good and its resets dropped; kept
+ * as it is, the new connection's resets pass as `unverified` until the old state times out, and
+ * the real connection's next exact segment ends the doubt. */
+static __always_inline void synack_reopen(struct rg_flow *f, int s, const struct pkt *p)
+{
+	f->d[s].isn = p->seq;
+	f->pending |= RG_PEND_SYNACK;
+}
+
+/* ROW_SYNACK_UNVERIFIED: a retransmission of the SYN-ACK an entry was picked up from continues
+ * it (its data starts after the SYN); anything else contradicts. */
+static __always_inline void synack_unverified(struct rg_flow *f, int s, const struct pkt *p)
+{
+	__u8 sf = f->dflags[s], rf = f->dflags[!s];
+	struct pkt q = *p;
+
+	q.seq++;
+	if (!(dir_seen(sf) && !dir_seen(rf) && seg_continues(&f->d[s], sf, &q)) &&
+	    !(!dir_seen(sf) && (f->fflags & RG_F_MIDSTREAM) && seg_plausible(f, s, &q)))
+		f->fflags |= RG_F_CONTESTED;
+}
+
+/* A plausible segment moves its side forward: highest end, highest ACK, largest window, flags. */
+static __always_inline void seg_advance(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	struct rg_dir *ds = &f->d[s];
+	__u8 sf = f->dflags[s], nf;
+	__u32 end = seg_end(p), win = (__u32)p->win << flow_wscale(f, s);
+
 	if (seq_after(end, ds->seq_end))
 		ds->seq_end = end;
 	if (!(sf & RG_D_ACK) || seq_after(p->ack, ds->ack))
 		ds->ack = p->ack;
 	if (win > ds->max_win)
 		ds->max_win = win;
-	nf = sf | RG_D_ACK | ((fl & TCPF_FIN) ? RG_D_FIN : 0);
+	nf = sf | RG_D_ACK | ((p->flags & TCPF_FIN) ? RG_D_FIN : 0);
 	if (nf != sf)
 		f->dflags[s] = nf;
 	if (f->last_seen != now)
 		f->last_seen = now;
-	return 1;
+}
+
+/* A segment that would widen its sender's side (it ends past the highest end seen) while
+ * acknowledging less than that sender already did. A sender's ACK field never goes back, and its
+ * newest data goes out after everything it sent before, so it is not the sender's: a blind
+ * forger's ACK lands in the few values a real one may take with odds of the data in flight in
+ * 2^32. Without this, a plausible forgery (one in ~150,000 tries at Linux's 64 KiB windows read
+ * with shift 14, mid-stream) would move the band's upper edge by up to a window. */
+static __always_inline int seg_widens_behind_own_ack(const struct rg_flow *f, int s,
+						     const struct pkt *p)
+{
+	return (f->dflags[s] & RG_D_ACK) && seq_after(seg_end(p), f->d[s].seq_end) &&
+	       seq_before(p->ack, f->d[s].ack);
+}
+
+/* ROW_ACK_VERIFIED: a blind forger's segment is implausible and leaves no trace. */
+static __always_inline void ack_verified(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	if (seg_plausible(f, s, p) && !seg_widens_behind_own_ack(f, s, p))
+		seg_advance(f, s, p, now);
+}
+
+/* ROW_ACK_PENDING: a SYN (and maybe its SYN-ACK) went by on the live 4-tuple. Only a segment
+ * that continues the connection exactly moves the entry, and it shows the old connection alive:
+ * the re-open was stale or forged, the doubt is over. A plausible one is not enough: on an entry
+ * picked up mid-stream (windows read with shift 14) a blind forger sends one in a few tries,
+ * and ending the doubt would leave a real new connection's resets judged against the old state.
+ * Nor does any other segment refresh the entry: an uncertain entry ages on its old state's
+ * clock, so once the old connection would have timed out the new one is picked up afresh. */
+static __always_inline void ack_pending(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	if (!seg_plausible(f, s, p) || !seg_exact(f, s, p))
+		return;
+	f->pending = 0;
+	seg_advance(f, s, p, now);
+}
+
+/* ROW_ACK_ONE_SIDED: only this side seen so far: the segment must continue it. */
+static __always_inline void ack_one_sided(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	if (seg_continues(&f->d[s], f->dflags[s], p))
+		seg_advance(f, s, p, now);
+	else
+		flow_contest(f, s, p, now);
+}
+
+/* ROW_ACK_SYNS_ONLY: both sides sent only SYNs (simultaneous open, or one of them forged): this
+ * one must acknowledge the other's, which makes the first round trip. */
+static __always_inline void ack_syns_only(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	if (!seg_plausible(f, s, p)) {
+		flow_contest(f, s, p, now);
+		return;
+	}
+	f->fflags &= ~(RG_F_CONTESTED | RG_F_RESTARTED);
+	seg_advance(f, s, p, now);
+}
+
+/* ROW_ACK_SECOND_SIDE: a flow picked up mid-stream, or one whose SYN-ACK went another way while
+ * its initiator went on with ACKs (asymmetric return path). In a true SYN-SENT (the other side
+ * sent only its SYN) an ACK without SYN-ACK is bogus. */
+static __always_inline void ack_second_side(struct rg_flow *f, int s, const struct pkt *p,
+					    __u32 now)
+{
+	if ((!(f->fflags & RG_F_MIDSTREAM) && !(f->dflags[!s] & RG_D_ACK)) ||
+	    !seg_plausible(f, s, p)) {
+		flow_contest(f, s, p, now);
+		return;
+	}
+	f->fflags = (f->fflags & ~(RG_F_CONTESTED | RG_F_RESTARTED)) |
+		    ((f->fflags & RG_F_MIDSTREAM) ? 0 : RG_F_WS_UNKNOWN);
+	dir_init(f, s, p, RG_D_ACK | (RG_D_WS_NONE << 4) | ((p->flags & TCPF_FIN) ? RG_D_FIN : 0));
+	if (s)
+		f->d[1].max_win = (__u32)p->win << 14;
+	else
+		f->d[0].max_win = (__u32)p->win << 14;
+	f->last_seen = now;
+}
+
+/*
+ * Follows one non-RST segment of direction s on a live entry: classify, then dispatch.
+ *
+ * Concurrency: the two directions of a flow may run on two CPUs at once (one per interface).
+ * Each direction writes only its own d[dir] and dflags[dir]; every field is a naturally aligned
+ * word or byte written with one store, so a reader never sees a torn value, and all of them only
+ * move forward. The RST check reads the receiver's ack and the sender's seq_end: a stale ack only
+ * lowers the lower bound of the band, never hides the exact value. The writes of both halves
+ * (a new handshake on a finished or unverified entry, the SYN-ACK pinning a silent initiator, a
+ * contested entry restarting) happen when the other side is over, silent or unverified.
+ * last_seen is last-writer-wins; either value is recent.
+ */
+static __always_inline void flow_update(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
+{
+	switch (flow_classify(f, s, p)) {
+	case ROW_SYN_REUSE:
+		syn_new_handshake(f, s, p, now, 0);
+		break;
+	case ROW_SYN_FRESH:
+		syn_new_handshake(f, s, p, now, RG_F_CONTESTED);
+		break;
+	case ROW_SYN_AGAIN:
+		syn_again(f, s, p);
+		break;
+	case ROW_SYN_CROSSED:
+		syn_crossed(f, s, p);
+		break;
+	case ROW_SYN_REOPEN:
+		syn_reopen(f, s, p);
+		break;
+	case ROW_SYN_CONTRADICTS:
+		f->fflags |= RG_F_CONTESTED;
+		break;
+	case ROW_SYNACK_UNVERIFIED:
+		synack_unverified(f, s, p);
+		break;
+	case ROW_SYNACK_ANSWER:
+		synack_answer(f, s, p, now);
+		break;
+	case ROW_SYNACK_REOPEN:
+		synack_reopen(f, s, p);
+		break;
+	case ROW_ACK_PENDING:
+		ack_pending(f, s, p, now);
+		break;
+	case ROW_ACK_VERIFIED:
+		ack_verified(f, s, p, now);
+		break;
+	case ROW_ACK_ONE_SIDED:
+		ack_one_sided(f, s, p, now);
+		break;
+	case ROW_ACK_SYNS_ONLY:
+		ack_syns_only(f, s, p, now);
+		break;
+	case ROW_ACK_SECOND_SIDE:
+		ack_second_side(f, s, p, now);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- what an RST does to its entry ----------------------------------------------------------- */
+
+/* verdict.h judges an RST against the entry; what follows for the entry is written here. */
+enum rg_rst_fx {
+	RG_FX_NONE,        /* nothing to write */
+	RG_FX_CLOSE,       /* an accepted reset closes the entry, unless only monitored */
+};
+
+struct rg_rst_note {
+	struct rg_flow *f; /* the entry judged against; NULL: none, or timed out */
+	__u32 now;
+	int dir;           /* the RST's direction */
+	int fx;            /* enum rg_rst_fx */
+};
+
+static __always_inline void flow_rst_apply(const struct rg_rst_note *n, int reason,
+					   const struct rg_policy *pol)
+{
+	struct rg_flow *f = n->f;
+
+	if (!f || n->fx != RG_FX_CLOSE || (pol->bits & RG_P_MONITOR))
+		return;
+	if (reason != RG_R_VALID && !(reason == RG_R_TIMEWAIT && !(pol->bits & RG_P_TIMEWAIT_DROP)))
+		return;
+	if (f->dflags[n->dir] & RG_D_RST)
+		return;
+	f->dflags[n->dir] |= RG_D_RST;
+	/* The CLOSED timeout runs from the reset, not from the last data. */
+	f->last_seen = n->now;
 }
 
 /* Looks the packet's flow up in the table of its family; *dir is the packet's direction. */
@@ -512,7 +826,7 @@ static __always_inline int flow_track(const struct pkt *p, const struct rg_polic
 
 	f = flow_find(p, &dir);
 	if (f && !flow_expired(f, pol, now)) {
-		flow_update(f, dir, p, pol, now);
+		flow_update(f, dir, p, now);
 		return RG_R_MAX;
 	}
 	/* A contested entry does not time out into a fresh one: its real connection may just be

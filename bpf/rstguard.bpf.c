@@ -54,10 +54,9 @@ struct inexact_src {
 static __always_inline int judge_rst(struct xdp_md *ctx, struct pkt *p,
 				     const struct rg_policy *pol, struct inexact_src *src)
 {
-	struct rg_flow *f = NULL;
+	struct rg_rst_note n = {};
 	struct bpf_sock *sk;
-	int dir = 0, listener, r, view = RG_HV_FORWARDED;
-	__u32 now = 0;
+	int listener, r, view = RG_HV_FORWARDED;
 
 	if ((p->flags & (TCPF_SYN | TCPF_FIN)))
 		return RG_R_BAD_FLAGS;
@@ -83,18 +82,13 @@ static __always_inline int judge_rst(struct xdp_md *ctx, struct pkt *p,
 	if (cfg_role == RG_ROLE_HOST)
 		return RG_R_UNVERIFIED;
 gateway:
-	r = judge_flow(p, pol, &now, &f, &dir);
-	if (r == RG_R_INEXACT && f) {
-		challenge_of_flow(f, dir, &src->c);
+	r = judge_flow(p, pol, &n);
+	if (r == RG_R_INEXACT && n.f) {
+		challenge_of_flow(n.f, n.dir, &src->c);
 		src->by = BY_US;
 	}
-	/* Remember the reset so the flow ages out on the short CLOSED timeout. */
-	if (f && (r == RG_R_VALID || (r == RG_R_TIMEWAIT && !reason_drops(r, pol->bits))) &&
-	    !(f->dflags[dir] & RG_D_RST) && !(pol->bits & RG_P_MONITOR)) {
-		f->dflags[dir] |= RG_D_RST;
-		/* The CLOSED timeout runs from the reset, not from the last data. */
-		f->last_seen = now;
-	}
+	/* An accepted reset closes the entry, so it ages out on the short CLOSED timeout. */
+	flow_rst_apply(&n, r, pol);
 	return upper_flow_verdict(view, r);
 }
 

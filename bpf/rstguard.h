@@ -166,7 +166,7 @@ struct rg_dir {
 #define RG_F_RESTARTED 0x8  /* restarted by a contest: a FIN may have been lost (see flow.h) */
 #define RG_PEND_DIR0 0x1   /* d[0].isn holds a SYN seen on a live flow */
 #define RG_PEND_DIR1 0x2   /* d[1].isn holds a SYN seen on a live flow */
-#define RG_PEND_SYNACK 0x4 /* and the other side's isn the SYN-ACK answering it */
+#define RG_PEND_SYNACK 0x4 /* the other side answered with a SYN-ACK (its isn): uncertain */
 
 /* 40 bytes keeps an IPv4 flow under 128 bytes of map memory with the LRU hash overhead. */
 struct rg_flow {
@@ -174,7 +174,7 @@ struct rg_flow {
 	__u32 last_seen;  /* seconds, rstguard clock */
 	__u8 dflags[2];   /* written only by packets of that direction */
 	__u8 fflags;      /* RG_F_*, written at creation, re-open and contests */
-	__u8 pending;     /* RG_PEND_*: a re-open of this 4-tuple in progress */
+	__u8 pending;     /* RG_PEND_*: a new handshake seen on this live 4-tuple (flow.h) */
 };
 _rg_static_assert(sizeof(struct rg_flow) == 40, "rg_flow layout");
 

@@ -424,7 +424,7 @@ static __always_inline int judge_untracked(const struct rg_policy *pol, int seen
  * beyond that is inexact; the rest is out of window.
  */
 static __always_inline int judge_flow(const struct pkt *p, const struct rg_policy *pol,
-				      __u32 *nowp, struct rg_flow **fout, int *dout)
+				      struct rg_rst_note *n)
 {
 	struct rg_flow *f;
 	int s, st, seen;
@@ -436,14 +436,18 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 		return judge_untracked(pol, seen);
 	/* The clock is read only for an RST that has a flow: a blind flood never pays for it. */
 	now = rg_now();
-	*nowp = now;
 	st = flow_state(f);
 	/* A contested entry may have timed out as one-way while the real connection, whose
-	 * segments it could not verify, lives on: it still decides nothing. */
+	 * segments it could not verify, lives on; an uncertain one ages on the old connection's
+	 * clock while a new one may live: either still decides nothing. */
 	if (now - f->last_seen > state_timeout(pol, st))
-		return (f->fflags & RG_F_CONTESTED) ? RG_R_UNVERIFIED : RG_R_UNTRACKED;
-	*fout = f;
-	*dout = s;
+		return ((f->fflags & RG_F_CONTESTED) || (f->pending & RG_PEND_SYNACK)) ?
+			       RG_R_UNVERIFIED : RG_R_UNTRACKED;
+	/* Whatever follows for the entry, flow_rst_apply writes: an accepted reset closes it. */
+	n->f = f;
+	n->dir = s;
+	n->now = now;
+	n->fx = RG_FX_CLOSE;
 	sf = f->dflags[s];
 	rf = f->dflags[!s];
 	/* Receiver in SYN-SENT: only the ACK counts. The first ISN is kept beside the latest
@@ -457,13 +461,20 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	 * so it decides nothing. */
 	if ((f->fflags & RG_F_CONTESTED) && !flow_verified(f))
 		return RG_R_UNVERIFIED;
+	/* An entry that a lone SYN created (or that holds only a SYN from one side) cannot show that
+	 * no older connection lives on its 4-tuple: after an eviction or expiry, a SYN forged in
+	 * either name makes one. Any reset there but the SYN's refusal may be that connection's,
+	 * so it passes for the endpoint to judge (a SYN-SENT stack checks the ACK itself). */
 	if ((rf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dir_seen(sf))
-		return RG_R_SYN_SENT_BAD_ACK;
+		return RG_R_UNVERIFIED;
 	/* One direction seen (asymmetric routing, or mid-stream before the reply): no window is
 	 * invented, but the one edge we know exactly still identifies a real reset: the aborting
 	 * sender's own SND.NXT, or the ACK of the segment the receiver's reset answers (L5). */
-	if (!dir_seen(rf))
-		return seq == f->d[s].seq_end ? RG_R_VALID : RG_R_ONE_WAY;
+	if (!dir_seen(rf)) {
+		if (seq == f->d[s].seq_end)
+			return RG_R_VALID;
+		return (sf & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN ? RG_R_UNVERIFIED : RG_R_ONE_WAY;
+	}
 	if (!dir_seen(sf))
 		return (rf & RG_D_ACK) && seq == f->d[!s].ack ? RG_R_VALID : RG_R_ONE_WAY;
 	if (rf & RG_D_ACK)
@@ -481,15 +492,18 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	/* The refusal of a SYN that re-opens a live 4-tuple (flow_update keeps it pending), when
 	 * it does not reset the live connection itself (seq 0 may fall in its band). A
 	 * refusal answers a segment without ACK, so its own sequence is 0 (RFC 9293 3.10.7.1);
-	 * insisting on it leaves a forger who sent the SYN one fixed guess, not a free one. */
+	 * insisting on it leaves a forger who sent the SYN one fixed guess, not a free one.
+	 * Passed, but the entry stays as it is: a live receiver discards seq 0, and a forger
+	 * must not be able to end the tracking of a live connection. */
 	if ((f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1)) && (p->flags & TCPF_ACK) &&
 	    p->ack == f->d[!s].isn + 1 && seq == 0) {
-		/* Passed, but the entry is not closed: a live receiver discards seq 0, and a forger
-		 * must not be able to end the tracking of a live connection. */
-		f->pending = 0;
-		*fout = NULL;
+		n->fx = RG_FX_NONE;
 		return RG_R_VALID;
 	}
+	/* Uncertain (flow.h): a new handshake went by, and the reset may be the new connection's,
+	 * whose numbers the entry never took. */
+	if (f->pending & RG_PEND_SYNACK)
+		return RG_R_UNVERIFIED;
 	if (st != RG_ST_TIME_WAIT && seq_in(seq, lo, hi + f->d[!s].max_win))
 		return RG_R_INEXACT;
 	return RG_R_OUT_OF_WINDOW;

@@ -320,6 +320,25 @@ int fz_step(const __u8 *f, size_t n, struct mpkt *mp, struct fz_obs *o)
 	return 0;
 }
 
+void fz_evict(const struct mpkt *mp)
+{
+	if (mp->v6) {
+		struct rg_flow_key6 k;
+
+		fz_key6(mp, &k);
+		dp_evict6(&k);
+		if (fz_kernel && !fz.kernel_apart)
+			fz_kernel->evict6(&k);
+	} else {
+		struct rg_flow_key4 k;
+
+		fz_key4(mp, &k);
+		dp_evict4(&k);
+		if (fz_kernel && !fz.kernel_apart)
+			fz_kernel->evict4(&k);
+	}
+}
+
 void fz_expect(const struct fz_obs *o, int reason, const char *why)
 {
 	if (o->reason != reason)

@@ -19,6 +19,9 @@ struct fz_kernel {
 	/* The flow entry of a canonical key: 0 found, -1 absent. */
 	int (*flow4)(const struct rg_flow_key4 *k, struct rg_flow *out);
 	int (*flow6)(const struct rg_flow_key6 *k, struct rg_flow *out);
+	/* Deletes the flow entry of a canonical key (table pressure evicting it). */
+	void (*evict4)(const struct rg_flow_key4 *k);
+	void (*evict6)(const struct rg_flow_key6 *k);
 };
 
 struct fz_run {
@@ -55,6 +58,8 @@ void fz_set_policy(__u32 bits);
  * alone decides. Returns 1 when the reason is a role's judgement (the caller checks it). */
 int fz_step(const __u8 *f, size_t n, struct mpkt *mp, struct fz_obs *o);
 void fz_expect(const struct fz_obs *o, int reason, const char *why);
+/* The LRU evicts the entry of a parsed packet's 4-tuple, in the data plane and the kernel alike. */
+void fz_evict(const struct mpkt *mp);
 /* Canonical flow key of a parsed packet; returns the packet's direction. */
 int fz_key4(const struct mpkt *p, struct rg_flow_key4 *k);
 int fz_key6(const struct mpkt *p, struct rg_flow_key6 *k);

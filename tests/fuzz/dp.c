@@ -160,6 +160,16 @@ int dp_flow4(const struct rg_flow_key4 *k, struct rg_flow *out)
 	return 0;
 }
 
+void dp_evict4(const struct rg_flow_key4 *k)
+{
+	bpf_map_delete_elem(&rg_flows4, k);
+}
+
+void dp_evict6(const struct rg_flow_key6 *k)
+{
+	bpf_map_delete_elem(&rg_flows6, k);
+}
+
 int dp_flow6(const struct rg_flow_key6 *k, struct rg_flow *out)
 {
 	struct rg_flow *f = bpf_map_lookup_elem(&rg_flows6, k);

@@ -46,5 +46,8 @@ void dp_counts(struct fz_counts *c);
 /* Reads the flow entry of a canonical key; 0 when found. */
 int dp_flow4(const struct rg_flow_key4 *k, struct rg_flow *out);
 int dp_flow6(const struct rg_flow_key6 *k, struct rg_flow *out);
+/* Deletes the flow entry of a canonical key, as the LRU does when table pressure evicts it. */
+void dp_evict4(const struct rg_flow_key4 *k);
+void dp_evict6(const struct rg_flow_key6 *k);
 
 #endif

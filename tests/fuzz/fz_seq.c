@@ -67,6 +67,8 @@ struct seq {
 	__u32 fend[2][16];      /* sequence ends of forged segments, per canonical direction */
 	__u32 fack[2][16];      /* and their ACK fields */
 	int nfend[2];
+	int restarted;          /* a contest restarted the entry at some point (its FINs may be lost) */
+	int evicted;            /* the table lost the entry (table pressure) at some point */
 	/* host role */
 	int stack_synced;       /* the stack has consumed everything XDP passed */
 	__u32 stack_rcv;        /* local socket's rcv_nxt as the stack has it */
@@ -171,6 +173,25 @@ static int dp_round_trip(int found, const struct rg_flow *f)
 {
 	return found && dp_seen(f->dflags[0]) && dp_seen(f->dflags[1]) &&
 	       ((f->dflags[0] | f->dflags[1]) & RG_D_ACK);
+}
+
+/* May the gateway pass an RST as `unverified` here (bpf/flow.h, glossary)? Where the entry is
+ * contested short of its first round trip, or only a SYN speaks for one side with the other
+ * silent (it cannot show that no older connection holds the 4-tuple), or a new handshake went by
+ * on a verified entry (uncertain). Without an entry it is the business of whatever remembers
+ * flows the table lost. */
+static int dp_may_be_unverified(int found, const struct rg_flow *f)
+{
+	int rt = dp_round_trip(found, f);
+
+	if (!found)
+		return 1;
+	if (!rt && (f->fflags & RG_F_CONTESTED))
+		return 1;
+	for (int d = 0; d < 2; d++)
+		if ((f->dflags[d] & (RG_D_SYN | RG_D_ACK)) == RG_D_SYN && !dp_seen(f->dflags[!d]))
+			return 1;
+	return rt && (f->pending & RG_PEND_SYNACK);
 }
 
 /* ---- the gateway view ---------------------------------------------------------------------- */
@@ -323,7 +344,10 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 	if (g_seen(peer)) {
 		if (m_after(p->ack, peer->end) || m_before(p->ack, peer->end - ackwin))
 			return 0;
-		if (peer->ack && m_after(p->seq, peer->ackv + peer->maxwin))
+		/* ... and starts inside it: not past its right edge, nor more than a window
+		 * below its ACK (the sender has at most a window unacknowledged). */
+		if (peer->ack && !m_in(p->seq, peer->ackv - peer->maxwin - 1,
+				       peer->ackv + peer->maxwin))
 			return 0;
 	}
 	if (!g_seen(me)) {
@@ -338,6 +362,9 @@ static int g_track(struct gview *g, int s, const struct mpkt *p)
 		return 0;
 	}
 	end = seg_end(p);
+	/* New data never carries an ACK below one its sender already sent. */
+	if (me->ack && m_after(end, me->end) && m_before(p->ack, me->ackv))
+		return 0;
 	win = (__u32)p->win << g_scale(g, s);
 	if (m_after(end, me->end))
 		me->end = end;
@@ -368,12 +395,17 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 		 * (simultaneous open), the rules below apply too. */
 		if ((p->flags & M_ACK) && (p->ack == rcv->end || p->ack == rcv->isn + 1))
 			return RG_R_VALID;
+		/* Only a SYN known: it cannot show that no older connection holds the 4-tuple (one
+		 * the table lost), whose resets these may be. */
 		if (!g_seen(snd) && !rcv->ack)
-			return RG_R_SYN_SENT_BAD_ACK;
+			return RG_R_UNVERIFIED;
 	}
 	/* One direction known: only its exact edge identifies a real reset. */
-	if (!g_seen(rcv))
-		return p->seq == snd->end ? RG_R_VALID : RG_R_ONE_WAY;
+	if (!g_seen(rcv)) {
+		if (p->seq == snd->end)
+			return RG_R_VALID;
+		return snd->syn && !snd->ack ? RG_R_UNVERIFIED : RG_R_ONE_WAY;
+	}
 	if (!g_seen(snd))
 		return rcv->ack && p->seq == rcv->ackv ? RG_R_VALID : RG_R_ONE_WAY;
 	if (rcv->ack)
@@ -397,12 +429,12 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
  * that ended the view, it is judged as if still live (the real connection may well be): is the
  * reset exact there? */
 static int g_exact_if_fin_lost(const struct gview *g, int s, const struct mpkt *p,
-			       const struct rg_flow *af)
+			       const struct rg_flow *af, int restarted)
 {
 	struct gview live = *g;
 	int lost = 0, r;
 
-	if (!g->exists || !(af->fflags & RG_F_RESTARTED))
+	if (!g->exists || !restarted)
 		return 0;
 	for (int d = 0; d < 2; d++)
 		lost |= g->d[d].fin && !(af->dflags[d] & RG_D_FIN);
@@ -692,6 +724,12 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 	}
 	dir = mp.v6 ? ({ struct rg_flow_key6 k; fz_key6(&mp, &k); }) :
 		      ({ struct rg_flow_key4 k; fz_key4(&mp, &k); });
+	if (!s->host) {
+		struct rg_flow nf;
+
+		if (dp_entry(&mp, &nf) && (nf.fflags & RG_F_RESTARTED))
+			s->restarted = 1;
+	}
 
 	if (!(mp.flags & M_RST)) {
 		int created = 0;
@@ -749,16 +787,29 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		return o.xdp;
 	}
 
-	/* Gateway role. `unverified` only ever comes from a contested one-sided entry. */
+	/* Gateway role. `unverified` only ever comes from an entry that cannot tell (above). */
 	afound = dp_entry(&mp, &af);
-	if (o.reason == RG_R_UNVERIFIED &&
-	    !(afound && (af.fflags & RG_F_CONTESTED) && !dp_round_trip(afound, &af)))
-		fz_fail("gateway: unverified verdict on an entry not contested or past its round trip");
+	if (o.reason == RG_R_UNVERIFIED && !dp_may_be_unverified(afound, &af))
+		fz_fail("gateway: unverified verdict on an entry that is verified and certain, or "
+			"one-sided and neither contested nor holding a lone SYN");
 	expect = g_judge(&s->g, dir, &mp);
 	if (s->mode == CLEAN) {
-		fz_expect(&o, expect, kind == LEGIT ? "gateway: legitimate reset" :
-			  "gateway: forged reset");
+		/* Where the table lost the entry, remembering the flow elsewhere may pass its resets
+		 * as unverified rather than leave them to policy unknown. */
+		if (!(s->evicted && expect == RG_R_NO_FLOW && o.reason == RG_R_UNVERIFIED && !afound))
+			fz_expect(&o, expect, kind == LEGIT ? "gateway: legitimate reset" :
+				  "gateway: forged reset");
 	} else if (s->mode == BLIND) {
+		/* The invariant: no legitimate reset is dropped, whatever blind segments preceded it
+		 * (forged handshakes on the live 4-tuple included) and whatever the table lost.
+		 * Where the view passes it, so must the data plane (below); where the view leaves it
+		 * to policy (no entry, one way), the data plane may too, but it never drops it for a
+		 * reason the view does not give: out of window, inexact, a SYN-SENT's bad ack. */
+		if (kind == LEGIT && o.reason != expect && m_drops(o.reason, fz.bits) &&
+		    (o.reason == RG_R_OUT_OF_WINDOW || o.reason == RG_R_INEXACT ||
+		     o.reason == RG_R_SYN_SENT_BAD_ACK))
+			fz_fail("gateway: legitimate reset dropped as %s after blind forgeries (view: %s)",
+				fz_reason_name[o.reason], fz_reason_name[expect]);
 		/* A legitimate reset stays valid, or passes as unverified where forgeries
 		 * contested the one-sided state it would be judged by; one hitting TIME-WAIT may
 		 * pass as valid where the contest hid a FIN, and one the view calls valid may be
@@ -788,7 +839,7 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
 		    !forged_edge(s, dir, mp.seq) &&
 		    !((expect == RG_R_NO_FLOW || expect == RG_R_UNTRACKED) && afound &&
-		      g_exact_if_fin_lost(&s->g, dir, &mp, &af)))
+		      g_exact_if_fin_lost(&s->g, dir, &mp, &af, s->restarted)))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
 				mp.seq, mp.ack, fz_reason_name[expect]);
 		/* A divergence leaves the entry where the view cannot follow it, except a pass as
@@ -869,6 +920,7 @@ static void new_connection(struct seq *s, __u32 bump)
 	s->phase = 0;
 	s->sock_gone = 0;
 	s->stack_rfin = 0;
+	s->restarted = 0;
 }
 
 static void handshake(struct seq *s, int retransmit)
@@ -962,9 +1014,18 @@ static void op_legit(struct seq *s, struct in *in, __u8 sub)
 		legit_segment(s, x, 0, room(s, x) > 0, 0);
 		break;
 	default: {
-		/* Retransmission of data already sent (never before the first data byte). */
+		/* Retransmission of data already sent (never before the first data byte), from
+		 * no lower than a window below what the peer acknowledged: a sender never has more
+		 * than the peer's window unacknowledged, and retransmits only that (it may not
+		 * have had the peer's latest ACK yet). */
+		const struct ep *y = &s->e[!x];
 		__u32 sent = s->e[x].snd_nxt - s->e[x].iss - 1 - !!s->e[x].fin;
+		__u32 wnd = y->last_syn ? y->win : (__u32)y->win << ep_scale(s, !x);
+		__u32 back = s->e[x].snd_nxt - y->last_ack + wnd;
 		__u32 k = arg > sent ? sent : arg;
+
+		if (k > back)
+			k = back;
 
 		legit_segment(s, x, 0, 0, k);
 		break;
@@ -1096,6 +1157,26 @@ static void op_forge(struct seq *s, struct in *in, __u8 sub, int rst)
 	emit(s, x, FORGED, 0, seq, ack, fl, win, len, ws % 16 == 15 ? M_WS_NONE : ws % 16);
 }
 
+/* Table pressure (a flood of SYNs for other 4-tuples) evicts the connection's entry. The view
+ * forgets it too: fed the legitimate segments alone, the gateway would pick the flow up afresh. */
+static void op_evict(struct seq *s)
+{
+	__u8 buf[256];
+	size_t n = frame(s, 0, 0, 0, M_ACK, 1, 0, M_WS_NONE, buf, sizeof(buf));
+	struct mpkt mp;
+
+	if (!n)
+		return;
+	m_parse(buf, n, (int)s->l3, &mp);
+	if (mp.cls != M_TCP)
+		return;
+	if (fz_verbose)
+		printf("  [table pressure evicts the entry]\n");
+	fz_evict(&mp);
+	s->g.exists = 0;
+	s->evicted = 1;
+}
+
 static void op_raw(struct seq *s, struct in *in)
 {
 	__u8 buf[512];
@@ -1212,6 +1293,8 @@ int fz_seq_run(const __u8 *data, size_t size)
 				__u8 p = in_u8(&in);
 
 				fz_set_policy((p & 0x1f) | (__u32)((p >> 5) & 7) << 8);
+			} else if (sub == 2 && !s->host) {
+				op_evict(s);
 			} else if (s->host && s->phase >= 3) {
 				host_sync(s);
 			}

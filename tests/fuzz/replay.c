@@ -225,7 +225,18 @@ static int k_flow6(const struct rg_flow_key6 *k, struct rg_flow *out)
 	return bpf_map_lookup_elem(bpf_map__fd(cur->skel->maps.rg_flows6), k, out) ? -1 : 0;
 }
 
-static struct fz_kernel kernel = { k_begin, k_policy, k_step, k_flow4, k_flow6 };
+static void k_evict4(const struct rg_flow_key4 *k)
+{
+	bpf_map_delete_elem(bpf_map__fd(cur->skel->maps.rg_flows4), k);
+}
+
+static void k_evict6(const struct rg_flow_key6 *k)
+{
+	bpf_map_delete_elem(bpf_map__fd(cur->skel->maps.rg_flows6), k);
+}
+
+static struct fz_kernel kernel = { k_begin, k_policy, k_step, k_flow4, k_flow6, k_evict4,
+				   k_evict6 };
 
 /* ---- corpus ------------------------------------------------------------------------------ */
 

@@ -127,6 +127,25 @@ def sync():
     return bytes([6])
 
 
+def evict():
+    """Table pressure evicts the connection's entry (gateway role)."""
+    return bytes([6 | (2 << 3)])
+
+
+def absf(x=0, flags=ACK, seq=0, ack=0, win=1000, length=0):
+    """A forged segment at absolute numbers."""
+    return forge(x=x, flags=flags, seqsel=0x18, seq=seq, acksel=0x18, ack=ack, win=win,
+                 length=length)
+
+
+def reopen(isn_c=0x5eed0000, isn_s=0x7ead0000):
+    """A blind forger's re-open of the live 4-tuple: an out-of-window ACK to each endpoint (to
+    silence their challenge ACKs), then SYN, SYN-ACK and ACK at numbers of its own."""
+    return (absf(0, ACK, 0x60000000, 0x60000000) + absf(1, ACK, 0x61000000, 0x61000000) +
+            absf(0, SYN, isn_c, 0) + absf(1, SYN | ACK, isn_s, isn_c + 1) +
+            absf(0, ACK, isn_c + 1, isn_s + 1))
+
+
 HANDSHAKE = legit() + legit() + legit()
 
 
@@ -152,6 +171,18 @@ def seq_seeds(d):
     write(d, seq_head(wsa=0x80, wsb=14, wina=65535, winb=65535) + HANDSHAKE + legit(0, arg=255) +
           legit(1, arg=255) + lrst(1, 2))
     write(d, seq_head(midstream=True) + forge(flags=ACK) + legit(0) + legit(1) + lrst(1))
+    # Forged re-open handshakes on the live 4-tuple, and forged SYNs after an eviction.
+    for v6 in (False, True):
+        h = seq_head(v6=v6)
+        body = HANDSHAKE + legit(0) + legit(1, arg=100) + legit(0, 1)
+        write(d, h + body + reopen() + lrst(1))
+        write(d, h + body + reopen() + legit(1) + legit(0, 1) + wait(60) + lrst(1))
+        write(d, h + body + reopen() + forge(rst=True, x=1, seqsel=0x0a, seq=0x10000) + lrst(0))
+        write(d, seq_head(v6=v6, midstream=True) + legit(0) + legit(1) + reopen() + lrst(1))
+        write(d, h + body + evict() + absf(0, SYN, 0x5eed0000) + lrst(1))
+        write(d, h + body + evict() + absf(1, SYN, 0x5eed0000) + lrst(0))
+        write(d, h + body + evict() + absf(0, SYN, 0x5eed0000) + legit(1) + legit(0, 1) +
+              absf(0, SYN, 0x5eed1000) + lrst(1))
     # Host role: the local end is the responder (1) or the initiator (0).
     for role, fib in ((HOST, False), (BOTH, True)):
         for local in (0, 1):
