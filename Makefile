@@ -18,14 +18,15 @@ endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
               -idirafter /usr/include/$(MULTIARCH) -Ibpf -MMD -MP
 CFLAGS     ?= -O2 -g
-VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# One version string for the binary, its metrics and its package: a Debian version (a digit
+# first, no hyphen), the commit appended.
+VERSION    := 0.1.0$(shell git describe --always --dirty 2>/dev/null | sed -e 's/^/+git/' -e 's/-/+/g')
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -I$(BUILD) -Ibpf -Iuser -MMD -MP
-$(BUILD)/user/metrics.o: CFLAGS += -DRG_VERSION='"$(VERSION)"'
 LDLIBS     := -lbpf -lxdp -ljson-c -lmicrohttpd -lelf -lz
 
 # Debian packages the build, the tests, the demo and the bench need.
 DEPS := clang llvm gcc make libbpf-dev bpftool libxdp-dev xdp-tools libelf-dev zlib1g-dev \
-        libmicrohttpd-dev libjson-c-dev libcmocka-dev pkg-config iproute2 nftables \
+        libmicrohttpd-dev libjson-c-dev pkg-config iproute2 nftables systemd python3-yaml \
         python3-scapy python3-prometheus-client prometheus man-db tcpdump libclang-rt-14-dev
 
 USER_SRCS  := $(wildcard user/*.c)
@@ -40,7 +41,7 @@ BPF_OBJ    := $(BUILD)/bpf/rstguard.bpf.o
 # The test library objects are shared by every test binary: keep them between builds.
 .SECONDARY: $(TLIB_OBJS)
 
-.PHONY: all deps test demo bench soak fuzz clean install
+.PHONY: all deps test demo bench soak fuzz clean install deb FORCE
 all: $(BUILD)/rstguard $(TEST_BINS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/user $(BUILD)/tests $(BUILD)/tests/lib:
@@ -53,6 +54,11 @@ $(BPF_OBJ): bpf/rstguard.bpf.c | $(BUILD)/bpf
 $(SKEL): $(BPF_OBJ) | $(BUILD)
 	@echo "  SKEL    $@"
 	$(Q)$(BPFTOOL) gen skeleton $< name rstguard > $@
+
+# Rewritten only when the version changes, so nothing else rebuilds for it.
+$(BUILD)/rg_version.h: FORCE | $(BUILD)
+	$(Q)echo '#define RG_VERSION "$(VERSION)"' >$@.tmp; cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+$(BUILD)/user/version.o: $(BUILD)/rg_version.h
 
 $(BUILD)/user/%.o: user/%.c $(SKEL) | $(BUILD)/user
 	@echo "  CC      $@"
@@ -103,12 +109,21 @@ soak: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/soak.sh $(BUILD) $(or $(ROUNDS),1)
 
+# The files of the package, under DESTDIR (the units name /usr/sbin/rstguard).
 install: $(BUILD)/rstguard
-	install -D -m 0755 $(BUILD)/rstguard $(DESTDIR)/usr/local/sbin/rstguard
-	install -D -m 0644 user/rstguard.8 $(DESTDIR)/usr/local/share/man/man8/rstguard.8
-	install -D -m 0644 user/dist/rstguard.service $(DESTDIR)/etc/systemd/system/rstguard.service
-	install -D -m 0644 user/dist/rstguard.rules.yml $(DESTDIR)/usr/local/share/rstguard/rstguard.rules.yml
-	install -D -m 0644 user/dist/rstguard-dashboard.json $(DESTDIR)/usr/local/share/rstguard/rstguard-dashboard.json
+	install -D -m 0755 $(BUILD)/rstguard $(DESTDIR)/usr/sbin/rstguard
+	install -D -m 0644 user/rstguard.8 $(DESTDIR)/usr/share/man/man8/rstguard.8
+	install -D -m 0644 -t $(DESTDIR)/lib/systemd/system user/dist/rstguard.service \
+		user/dist/rstguard-attach@.service user/dist/rstguard-exporter.service
+	install -D -m 0644 user/dist/60-rstguard.rules $(DESTDIR)/lib/udev/rules.d/60-rstguard.rules
+	install -D -m 0644 user/dist/rstguard.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/rstguard
+	install -D -m 0644 -t $(DESTDIR)/usr/share/rstguard user/dist/rstguard.rules.yml \
+		user/dist/rstguard-dashboard.json
+	install -D -m 0644 user/dist/rstguard.conf $(DESTDIR)/etc/rstguard/rstguard.conf
+
+# A Debian package of those files: build/rstguard_VERSION_ARCH.deb (dpkg-deb).
+deb: all
+	$(Q)user/dist/mkdeb.sh $(BUILD) $(VERSION)
 
 clean:
 	rm -rf $(BUILD)

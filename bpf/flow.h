@@ -764,12 +764,17 @@ static __always_inline __u64 *presence_word(__u32 h, __u64 *bits)
 	return bpf_map_lookup_elem(&rg_presence, &idx);
 }
 
-/* The flow of an RST: the key is built and hashed once, and the presence filter answers "none"
- * for most blind RSTs without touching the cache-cold flow table. */
-static __always_inline struct rg_flow *flow_find_rst(const struct pkt *p, int *dir)
+/*
+ * The flow of an RST: the key is built and hashed once, and the presence filter answers "none"
+ * for most blind RSTs without touching the cache-cold flow table. The filter's bits are never
+ * cleared, so it is also the table's memory: *seen tells that the 4-tuple (or one sharing its
+ * bits) had an entry once, which the LRU may since have evicted.
+ */
+static __always_inline struct rg_flow *flow_find_rst(const struct pkt *p, int *dir, int *seen)
 {
 	__u64 bits, *w;
 
+	*seen = 0;
 	if (p->v6) {
 		struct rg_flow_key6 k = {};
 
@@ -777,6 +782,7 @@ static __always_inline struct rg_flow *flow_find_rst(const struct pkt *p, int *d
 		w = presence_word(rg_key_hash((const __u32 *)&k, sizeof(k) / 4), &bits);
 		if (w && (*w & bits) != bits)
 			return NULL;
+		*seen = 1;
 		return bpf_map_lookup_elem(&rg_flows6, &k);
 	} else {
 		struct rg_flow_key4 k = {};
@@ -785,6 +791,7 @@ static __always_inline struct rg_flow *flow_find_rst(const struct pkt *p, int *d
 		w = presence_word(rg_key_hash((const __u32 *)&k, sizeof(k) / 4), &bits);
 		if (w && (*w & bits) != bits)
 			return NULL;
+		*seen = 1;
 		return bpf_map_lookup_elem(&rg_flows4, &k);
 	}
 }

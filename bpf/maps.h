@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "rstguard.h"
+#include "map_names.h"
 
 /* Shared by every attached interface: the control plane pins these and reuses them. */
 struct {
@@ -77,6 +78,24 @@ struct {
 	__type(value, struct rg_recent);
 } rg_recent SEC(".maps");
 
+/* Challenge-ACK rate limit (challenge.h): per slot, the tag of the flow direction challenged
+ * there last and when. Slots are picked by a keyed hash of the 4-tuple and direction; one map
+ * shared by every CPU, so a flow's limit holds whichever CPU its RSTs arrive on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_CHAL_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rg_chal SEC(".maps");
+
+/* The secret key of that hash, drawn by the program the first time it needs one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} rg_chal_key SEC(".maps");
+
 /* Slot descriptions for the control plane; the program never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -84,5 +103,10 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rg_iface);
 } rg_ifaces SEC(".maps");
+
+/* Every map the control plane pins by name is declared above under that name. */
+#define RG_MAP_DECLARED(id, name, set) _Static_assert(sizeof(name) > 0, #name " is declared");
+RG_PINNED_MAPS(RG_MAP_DECLARED)
+#undef RG_MAP_DECLARED
 
 #endif

@@ -7,6 +7,7 @@
 #include "parse.h"
 #include "flow.h"
 #include "verdict.h"
+#include "challenge.h"
 
 /* Set per attached interface through the skeleton before load; the verifier prunes on them. */
 const volatile __u32 cfg_role = RG_ROLE_BOTH;
@@ -24,8 +25,31 @@ static __always_inline void count(__u32 reason, __u32 act, __u64 bytes)
 	}
 }
 
+/* The receiver's side of a tracked flow, as the challenge ACK in its name needs it: SND.NXT is
+ * the highest sequence end it sent, RCV.NXT its last ACK (the lower edge of the band judge_flow
+ * checks). The window is the largest it advertised, in its own units: the last one is not kept
+ * (the entry has no room for it). */
+static __always_inline void challenge_of_flow(const struct rg_flow *f, int s,
+					      struct rg_challenge *c)
+{
+	int r = !s;
+	__u32 win = f->d[r].max_win >> flow_wscale(f, r);
+
+	c->seq = f->d[r].seq_end;
+	c->ack = (f->dflags[r] & RG_D_ACK) ? f->d[r].ack : f->d[s].isn + 1;
+	c->win = win > 0xffff ? 0xffff : win;
+}
+
+/* Who can answer an inexact RST with a challenge ACK (policy inexact=challenge). */
+enum { BY_NONE, BY_KERNEL, BY_US };
+
+struct inexact_src {
+	int by;                /* BY_KERNEL: a full local socket; BY_US: a tracked flow */
+	struct rg_challenge c; /* BY_US: the ACK in the receiver's name */
+};
+
 static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
-				     const struct rg_policy *pol)
+				     const struct rg_policy *pol, struct inexact_src *src)
 {
 	struct rg_rst_note n = {};
 	struct bpf_sock *sk;
@@ -36,26 +60,64 @@ static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 	if (cfg_role == RG_ROLE_GATEWAY)
 		goto gateway;
 	sk = host_lookup(ctx, p, &listener);
-	if (sk)
-		return judge_host_sock(sk, p);
+	if (sk) {
+		/* Request and FIN-WAIT-2 timewait sockets take any in-window RST (tcp_check_req,
+		 * tcp_timewait_state_process): only full sockets apply RFC 5961. */
+		int full = sk->state != RG_TCP_TIME_WAIT && sk->state != RG_TCP_NEW_SYN_RECV;
+
+		r = judge_host_sock(sk, p);
+		if (r == RG_R_INEXACT && full)
+			src->by = BY_KERNEL;
+		return r;
+	}
 	/* Only an address of ours makes a missing socket conclusive: a forwarded RST is never
 	 * dropped for lacking a local socket. */
 	if (cfg_role == RG_ROLE_HOST || is_local(ctx, p))
 		return RG_R_NO_FLOW;
 gateway:
 	r = judge_flow(p, pol, &n);
+	if (r == RG_R_INEXACT && n.f) {
+		challenge_of_flow(n.f, n.dir, &src->c);
+		src->by = BY_US;
+	}
 	/* An accepted reset closes the entry, so it ages out on the short CLOSED timeout. */
 	flow_rst_apply(&n, r, pol);
 	return r;
+}
+
+/*
+ * Policy inexact=challenge, for an inexact RST the policy drops. At a full local socket the RST
+ * is handed to the kernel, which judges it against its own state when it gets there and answers
+ * with its own challenge ACK, limited per socket (act becomes pass). Against a tracked flow the
+ * RST is dropped and answered from here. Returns the XDP action.
+ */
+static __always_inline int inexact_challenge(struct xdp_md *ctx, const struct pkt *p,
+					     const struct rg_policy *pol,
+					     struct inexact_src *src, __u32 *act)
+{
+	int ev;
+
+	if (src->by == BY_KERNEL) {
+		*act = RG_ACT_PASS;
+		return XDP_PASS;
+	}
+	if (src->by != BY_US)
+		return XDP_DROP;
+	src->c.interval_ms = pol->challenge_ms;
+	src->c.l3 = cfg_l3;
+	ev = rg_challenge(ctx, p, &src->c);
+	count(ev, RG_ACT_PASS, ev == RG_R_CHALLENGE_SENT ? ctx->data_end - ctx->data : 0);
+	return ev == RG_R_CHALLENGE_SENT ? XDP_TX : XDP_DROP;
 }
 
 /* Everything after parsing works on struct pkt alone. Being a global function, the verifier
  * checks it once, not once for every header layout the parser can walk through. */
 __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes)
 {
+	struct inexact_src src = {};
 	struct rg_policy *pol;
 	__u32 key = 0, bits = 0, act = RG_ACT_PASS;
-	int reason, ev;
+	int reason, ev, xdp;
 
 	if (!ctx || !p)
 		return XDP_PASS;
@@ -98,13 +160,16 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 
 	reason = scope_check(p, bits, 1);
 	if (reason == RG_R_MAX)
-		reason = judge_rst(ctx, p, pol);
+		reason = judge_rst(ctx, p, pol, &src);
 
 out:
 	if (reason_drops(reason, bits))
 		act = (bits & RG_P_MONITOR) ? RG_ACT_MONITOR : RG_ACT_DROP;
+	xdp = act == RG_ACT_DROP ? XDP_DROP : XDP_PASS;
+	if (act == RG_ACT_DROP && reason == RG_R_INEXACT && (bits & RG_P_INEXACT_CHALLENGE) && pol)
+		xdp = inexact_challenge(ctx, p, pol, &src, &act);
 	count(reason, act, bytes);
-	return act == RG_ACT_DROP ? XDP_DROP : XDP_PASS;
+	return xdp;
 }
 
 SEC("xdp")

@@ -13,6 +13,10 @@
 #define RG_PRESENCE_BITS_PER_FLOW 16
 /* Direct-mapped per-CPU cache of recent data-segment ends (host role), see verdict.h. */
 #define RG_RECENT_SLOTS 4096
+/* Challenge-ACK rate limit slots (challenge.h): one 64-bit word each, shared by every CPU. */
+#define RG_CHAL_SLOTS 65536
+/* At most one challenge ACK per flow and direction this often, as Linux's tcp_invalid_ratelimit. */
+#define RG_CHALLENGE_MS_DEFAULT 500
 
 /* Load-time role of one attached program instance (.rodata). */
 enum rg_role {
@@ -31,6 +35,10 @@ enum rg_reason {
 	RG_R_ONE_WAY,           /* tracked flow seen in one direction only (policy unknown) */
 	RG_R_UNVERIFIED,        /* one-sided flow state contradicted by segments the gateway cannot
 				 * tell from forgeries: passed, the endpoint judges */
+	RG_R_UNTRACKED,         /* no entry, but the 4-tuple was tracked before (evicted under
+				 * table pressure, or expired): passed, the endpoint judges */
+	RG_R_LEARNING,          /* no entry during the learning period after the flow table was
+				 * created (flows older than rstguard): passed, the endpoint judges */
 	RG_R_SYN_SENT_BAD_ACK,  /* RST to SYN-SENT without ACK or with the wrong ACK */
 	RG_R_TIMEWAIT,          /* exact RST hitting TIME-WAIT (policy timewait) */
 	RG_R_BAD_FLAGS,         /* RST with SYN or FIN */
@@ -44,6 +52,12 @@ enum rg_reason {
 	RG_R_MALFORMED,         /* truncated or inconsistent IP/TCP: passed for the stack to judge */
 	RG_R_FLOW_CREATED,      /* event: a flow entry was created */
 	RG_R_FLOW_INSERT_FAIL,  /* event: a flow entry could not be created */
+	/* Events of policy inexact=challenge, each for one inexact RST it dropped: */
+	RG_R_CHALLENGE_SENT,    /* answered with a challenge ACK (XDP_TX) */
+	RG_R_CHALLENGE_LIMITED, /* no ACK: that flow direction had one within the interval */
+	RG_R_CHALLENGE_FALLBACK,/* no ACK: XDP_TX cannot send here (L3 device, frame not resizable) */
+	RG_R_CHALLENGE_UNROUTED,/* no ACK: the route back to the RST's source is unknown, or its
+				 * next hop is not the neighbour or interface the RST came from */
 	RG_R_MAX
 };
 
@@ -70,6 +84,8 @@ enum rg_policy_bits {
 	RG_P_UNKNOWN_PASS = 1u << 2,    /* unknown=pass (else drop) */
 	RG_P_TIMEWAIT_DROP = 1u << 3,   /* timewait=drop, RFC 1337 (else accept) */
 	RG_P_UNPARSED_PASS = 1u << 4,   /* unparsed=pass (else drop) */
+	RG_P_INEXACT_CHALLENGE = 1u << 5, /* inexact=challenge: drop, answer with a challenge ACK
+					   * (RG_P_INEXACT_PASS wins if both are set) */
 	RG_P_HAVE_PORTS = 1u << 8,      /* protected port set is not empty */
 	RG_P_HAVE_PREFIXES = 1u << 9,   /* protected prefix set is not empty */
 	RG_P_HAVE_EXEMPT = 1u << 10,    /* exempt prefix set is not empty */
@@ -93,8 +109,18 @@ struct rg_policy {
 	__u32 bits;                       /* enum rg_policy_bits */
 	__u32 generation;                 /* bumped by every change, for operators */
 	__u32 timeout[RG_ST_MAX];         /* seconds per flow state */
+	__u32 learning;                   /* seconds after `born` in which RSTs of flows never
+					   * seen pass as learning (gateway); 0: none */
+	__u32 born;                       /* rstguard clock (CLOCK_MONOTONIC seconds) when the
+					   * flow tables were created; not a knob */
+	__u32 challenge_ms;               /* inexact=challenge: at most one challenge ACK per flow
+					   * and direction this often, ms (0: the default) */
 };
-_rg_static_assert(sizeof(struct rg_policy) == 40, "rg_policy layout");
+_rg_static_assert(sizeof(struct rg_policy) == 52, "rg_policy layout");
+
+/* Long enough to see the keepalives of sessions that predate the filter (BGP's default
+ * keepalive is 60 s, its hold time 180 s); the learning key changes it. */
+#define RG_LEARNING_DEFAULT 120
 
 /* Protected/exempt prefixes: one LPM trie for both families, IPv4 as ::ffff:a.b.c.d (prefix + 96). */
 struct rg_prefix_key {
@@ -184,6 +210,8 @@ static const char *const rg_reason_names[RG_R_MAX] __attribute__((unused)) = {
 	[RG_R_NO_FLOW] = "no_flow",
 	[RG_R_ONE_WAY] = "one_way",
 	[RG_R_UNVERIFIED] = "unverified",
+	[RG_R_UNTRACKED] = "untracked",
+	[RG_R_LEARNING] = "learning",
 	[RG_R_SYN_SENT_BAD_ACK] = "syn_sent_bad_ack",
 	[RG_R_TIMEWAIT] = "timewait",
 	[RG_R_BAD_FLAGS] = "bad_flags",
@@ -196,6 +224,10 @@ static const char *const rg_reason_names[RG_R_MAX] __attribute__((unused)) = {
 	[RG_R_MALFORMED] = "malformed",
 	[RG_R_FLOW_CREATED] = "flow_created",
 	[RG_R_FLOW_INSERT_FAIL] = "flow_insert_fail",
+	[RG_R_CHALLENGE_SENT] = "challenge_sent",
+	[RG_R_CHALLENGE_LIMITED] = "challenge_limited",
+	[RG_R_CHALLENGE_FALLBACK] = "challenge_fallback",
+	[RG_R_CHALLENGE_UNROUTED] = "challenge_unrouted",
 };
 static const char *const rg_action_names[RG_ACT_MAX] __attribute__((unused)) = {
 	[RG_ACT_PASS] = "pass",

@@ -291,6 +291,22 @@ static __always_inline int is_local(struct xdp_md *ctx, const struct pkt *p)
 /* --- gateway role ------------------------------------------------------------------------- */
 
 /*
+ * An RST the flow table has no live entry for. "No flow" is conclusive only when the 4-tuple was
+ * never tracked: one the presence filter remembers was evicted by table pressure (a flood of
+ * new 4-tuples can push out an idle long-lived flow) or timed out, and its connection may well
+ * live on; and while the table is young, connections older than it have not spoken yet.
+ * Either way the endpoint judges, as with no filter.
+ */
+static __always_inline int judge_untracked(const struct rg_policy *pol, int seen)
+{
+	if (seen)
+		return RG_R_UNTRACKED;
+	if (pol->learning && rg_now() - pol->born < pol->learning)
+		return RG_R_LEARNING;
+	return RG_R_NO_FLOW;
+}
+
+/*
  * The receiver's RCV.NXT lies in [its last ACK, the sender's highest sequence end]: an RST there
  * is exact enough. Below it by one is legal after the sender's FIN. Inside the receiver's window
  * beyond that is inexact; the rest is out of window.
@@ -299,13 +315,13 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 				      struct rg_rst_note *n)
 {
 	struct rg_flow *f;
-	int s, st;
+	int s, st, seen;
 	__u8 sf, rf;
 	__u32 lo, hi, seq = p->seq, now;
 
-	f = flow_find_rst(p, &s);
+	f = flow_find_rst(p, &s, &seen);
 	if (!f)
-		return RG_R_NO_FLOW;
+		return judge_untracked(pol, seen);
 	/* The clock is read only for an RST that has a flow: a blind flood never pays for it. */
 	now = rg_now();
 	st = flow_state(f);
@@ -314,7 +330,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	 * clock while a new one may live: either still decides nothing. */
 	if (now - f->last_seen > state_timeout(pol, st))
 		return ((f->fflags & RG_F_CONTESTED) || (f->pending & RG_PEND_SYNACK)) ?
-			       RG_R_UNVERIFIED : RG_R_NO_FLOW;
+			       RG_R_UNVERIFIED : RG_R_UNTRACKED;
 	/* Whatever follows for the entry, flow_rst_apply writes: an accepted reset closes it. */
 	n->f = f;
 	n->dir = s;

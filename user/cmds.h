@@ -9,5 +9,7 @@ int do_status(int argc, char **argv);
 int do_policy(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_flows(int argc, char **argv);
+int do_save(int argc, char **argv);
+int do_apply(int argc, char **argv);
 
 #endif

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* flows: the shared flow table, with the state and sequence bookkeeping the verdicts use. */
-#include <bpf/bpf.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include "flow_state.h"
 #include "log.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
 
 #define DEFAULT_LIMIT 100
@@ -61,7 +61,7 @@ static struct json_object *flow_json(const struct flow_view *v, uint32_t now,
 		json_object_object_add(o, i ? "b" : "a", ep);
 	}
 	json_object_object_add(o, "state", json_object_new_string(rg_state_names[st]));
-	json_object_object_add(o, "age", json_object_new_int64(age));
+	json_object_object_add(o, "age_seconds", json_object_new_int64(age));
 	json_object_object_add(o, "expired",
 			       json_object_new_boolean(age > rg_policy_timeout(pol, st)));
 	json_object_object_add(o, "midstream",
@@ -79,7 +79,7 @@ static struct json_object *flow_json(const struct flow_view *v, uint32_t now,
 		json_object_object_add(e, "isn", json_object_new_int64(r->isn));
 		json_object_object_add(e, "seq_end", json_object_new_int64(r->seq_end));
 		json_object_object_add(e, "ack", json_object_new_int64(r->ack));
-		json_object_object_add(e, "max_win", json_object_new_int64(r->max_win));
+		json_object_object_add(e, "max_window_bytes", json_object_new_int64(r->max_win));
 		json_object_object_add(e, "wscale", ws < 0 ? NULL : json_object_new_int(ws));
 		if (df & RG_D_SYN)
 			json_object_array_add(fl, json_object_new_string("syn"));
@@ -126,39 +126,19 @@ static void flow_print(const struct flow_view *v, uint32_t now, const struct rg_
 	}
 }
 
-/* Walks one table; calls back for the first `limit` entries (0: all) and counts them all. */
-static int walk(int fd, bool v6, uint32_t limit, uint64_t *total,
-		void (*cb)(const struct flow_view *, void *), void *arg)
+/* One entry of a table as the map layer hands it over, as text and numbers to print. */
+static void view_of(const void *key, bool v6, const struct rg_flow *f, struct flow_view *v)
 {
-	union {
-		struct rg_flow_key4 k4;
-		struct rg_flow_key6 k6;
-	} cur, next;
-	void *prev = NULL;
-	struct flow_view v;
+	const struct rg_flow_key4 *k4 = key;
+	const struct rg_flow_key6 *k6 = key;
 
-	if (fd < 0)
-		return 0;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		cur = next;
-		prev = &cur;
-		if (limit && *total >= limit) {
-			(*total)++;
-			continue;
-		}
-		/* The LRU may evict between the two calls: a vanished entry is simply skipped. */
-		if (bpf_map_lookup_elem(fd, &cur, &v.f))
-			continue;
-		(*total)++;
-		v.v6 = v6;
-		for (int i = 0; i < 2; i++) {
-			format_addr(v6 ? (void *)cur.k6.addr[i] : (void *)&cur.k4.addr[i], v6, v.addr[i],
-				    sizeof(v.addr[i]));
-			v.port[i] = ntohs(v6 ? cur.k6.port[i] : cur.k4.port[i]);
-		}
-		cb(&v, arg);
+	v->v6 = v6;
+	v->f = *f;
+	for (int i = 0; i < 2; i++) {
+		format_addr(v6 ? (const void *)k6->addr[i] : (const void *)&k4->addr[i], v6,
+			    v->addr[i], sizeof(v->addr[i]));
+		v->port[i] = ntohs(v6 ? k6->port[i] : k4->port[i]);
 	}
-	return errno == ENOENT ? 0 : -errno;
 }
 
 struct emit {
@@ -168,10 +148,12 @@ struct emit {
 	uint64_t shown;
 };
 
-static void emit(const struct flow_view *v, void *arg)
+static void emit(const void *key, bool v6, const struct rg_flow *f, void *arg)
 {
 	struct emit *e = arg;
+	struct flow_view view, *v = &view;
 
+	view_of(key, v6, f, &view);
 	e->shown++;
 	if (e->arr)
 		json_object_array_add(e->arr, flow_json(v, e->now, e->pol));
@@ -223,21 +205,17 @@ int do_flows(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "flows takes no arguments ('%s')", argv[optind]);
-	if ((rc = pin_dir_ready(false)))
+	if ((rc = rg_state_open_cli(&st, true)))
 		return rc;
-	err = rg_state_open(&st, cli.pin_dir);
-	if (!err)
-		err = rg_policy_read(&st, &pol);
-	if (err)
-		return rg_fail(RC_ERR, "nothing attached: no pinned maps under %s/maps (%s)",
-			       cli.pin_dir, errstr(err));
+	if ((err = rg_policy_read(&st, &pol))) {
+		rg_state_close(&st);
+		return rg_fail(RC_ERR, "cannot read the policy: %s", errstr(err));
+	}
 	e.now = rg_clock_now();
 	e.pol = &pol;
 	if (cli.json)
 		e.arr = json_object_new_array();
-	err = walk(st.fd[RG_M_FLOWS4], false, limit, &total, emit, &e);
-	if (!err)
-		err = walk(st.fd[RG_M_FLOWS6], true, limit, &total, emit, &e);
+	err = rg_flows_walk(&st, limit, &total, emit, &e);
 	rg_state_close(&st);
 	if (err) {
 		json_object_put(e.arr);

@@ -12,34 +12,17 @@
 
 #include "flow_state.h"
 #include "log.h"
+#include "polkeys.h"
 #include "rstguard.skel.h"
 #include "state.h"
 #include "util.h"
 
-static const char *const policy_maps[] = { "rg_policy", "rg_ports", "rg_protect", "rg_exempt" };
-
-static bool is_policy_map(const char *name)
+/* Is the map one of the set rg_maps_prepare is asked for? */
+static bool in_set(const char *name, enum rg_map_set set)
 {
-	for (size_t i = 0; i < sizeof(policy_maps) / sizeof(policy_maps[0]); i++)
-		if (!strcmp(name, policy_maps[i]))
-			return true;
-	return false;
-}
+	int id = rg_map_id(name);
 
-static uint32_t pinned_entries(const char *map)
-{
-	char path[PATH_MAX];
-	uint32_t n = 0;
-	int fd;
-
-	pin_path(path, sizeof(path), "maps", map);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (rg_map_max_entries(fd, &n))
-		n = 0;
-	close(fd);
-	return n;
+	return set == RG_MAPS_ALL || (id >= 0 && rg_map_sets[id] == set);
 }
 
 /* The flow tables and their presence filter are sized together: the filter's mask is a load-time
@@ -54,64 +37,46 @@ static void size_flow_table(struct rstguard *skel, const struct rg_flow_sizes *s
 	skel->rodata->cfg_presence_mask = words - 1;
 }
 
-/* Appends "what pinned N, this build M" to buf when the two differ; returns the new length. */
-static size_t note_diff(char *buf, size_t len, size_t n, const char *what, unsigned long long have,
-			unsigned long long want, bool hex)
-{
-	if (have == want || n >= len)
-		return n;
-	return n + snprintf(buf + n, len - n, hex ? "%s%s 0x%llx, this build 0x%llx"
-						  : "%s%s %llu, this build %llu",
-			    n ? "; " : "", what, have, want);
-}
-
-static const char *map_type_str(unsigned int t)
-{
-	const char *s = libbpf_bpf_map_type_str(t);
-
-	return s ? s : "unknown";
-}
-
 /*
  * libbpf refuses a mismatched pin with a bare EINVAL. A map's definition cannot change under a
  * live pin, so this is the upgrade case: say which map, which fields differ and what to do, and
- * refuse before anything is created, loaded or attached.
+ * refuse before anything is created, loaded or attached. The embedded object's own definition
+ * is held to the same table first: the two sides of the contract cannot drift apart unseen.
  */
 static int check_pinned(struct bpf_map *map, const char *path)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(path), err = 0;
-	char diff[512] = "";
-	size_t n = 0;
+	int id = rg_map_id(bpf_map__name(map)), fd, err;
+	char diff[512];
 
+	if (id < 0)
+		return rg_fail(RC_ERR, "the BPF object has a map %s that bpf/map_names.h does not "
+				       "list", bpf_map__name(map));
+	err = rg_map_layout_of(id, bpf_map__type(map), bpf_map__key_size(map),
+			       bpf_map__value_size(map), bpf_map__map_flags(map),
+			       bpf_map__max_entries(map), diff, sizeof(diff));
+	if (err)
+		return rg_fail(RC_ERR, "this build's map %s differs from what its control plane "
+				       "reads (%s)", bpf_map__name(map), diff);
+	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : rg_fail(RC_ERR, "cannot open pinned map %s: %s", path,
 						     errstr(-errno));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		err = rg_fail(RC_ERR, "cannot inspect pinned map %s: %s", path, errstr(-errno));
-		goto out;
-	}
-	if (info.type != bpf_map__type(map))
-		n += snprintf(diff + n, sizeof(diff) - n, "type %s, this build %s",
-			      map_type_str(info.type), map_type_str(bpf_map__type(map)));
-	n = note_diff(diff, sizeof(diff), n, "key size", info.key_size, bpf_map__key_size(map),
-		      false);
-	n = note_diff(diff, sizeof(diff), n, "value size", info.value_size,
-		      bpf_map__value_size(map), false);
-	n = note_diff(diff, sizeof(diff), n, "max entries", info.max_entries,
-		      bpf_map__max_entries(map), false);
-	n = note_diff(diff, sizeof(diff), n, "flags", info.map_flags, bpf_map__map_flags(map), true);
-	if (n)
-		err = rg_fail(RC_ERR,
-			      "pinned map %s has another layout than this rstguard build expects "
-			      "(%s), left by another version? Nothing was changed. The maps cannot "
-			      "be migrated in place: 'rstguard detach --all' removes every pin (tracked "
-			      "flows, counters and policy with it), then attach again",
-			      path, diff);
-out:
+	err = rg_map_layout(fd, id, diff, sizeof(diff));
+	/* The tables' sizes are the request's, which rg_flow_sizes_resolve matched already. */
+	if (!err && bpf_map__max_entries(map) != rg_pinned_entries(cli.pin_dir, id))
+		snprintf(diff, sizeof(diff), "max entries %u, this build %u",
+			 rg_pinned_entries(cli.pin_dir, id), bpf_map__max_entries(map)), err = -EPROTO;
 	close(fd);
-	return err;
+	if (err == -EPROTO)
+		return rg_fail(RC_ERR,
+			       "pinned map %s has another layout than this rstguard build expects "
+			       "(%s), left by another version? Nothing was changed. The maps cannot "
+			       "be migrated in place: 'rstguard detach --all' removes every pin (tracked "
+			       "flows, counters and policy with it), then attach again",
+			       path, diff);
+	if (err)
+		return rg_fail(RC_ERR, "cannot inspect pinned map %s: %s", path, errstr(err));
+	return 0;
 }
 
 /* Points every shared map at its pin, so libbpf reuses what exists and pins what it creates. */
@@ -127,7 +92,7 @@ static int set_pins(struct rstguard *skel, enum rg_map_set set, bool check)
 		/* .rodata/.bss belong to one instance: they carry its slot, role and clock. */
 		if (bpf_map__is_internal(map))
 			continue;
-		if (set == RG_MAPS_POLICY && !is_policy_map(name)) {
+		if (!in_set(name, set)) {
 			bpf_map__set_autocreate(map, false);
 			continue;
 		}
@@ -145,7 +110,8 @@ static int set_pins(struct rstguard *skel, enum rg_map_set set, bool check)
 
 int rg_flow_sizes_resolve(const struct rg_flow_sizes *req, struct rg_flow_sizes *out)
 {
-	struct rg_flow_sizes have = { pinned_entries("rg_flows4"), pinned_entries("rg_flows6") };
+	struct rg_flow_sizes have = { rg_pinned_entries(cli.pin_dir, RG_M_FLOWS4),
+				      rg_pinned_entries(cli.pin_dir, RG_M_FLOWS6) };
 
 	for (int v6 = 0; v6 < 2; v6++) {
 		uint32_t h = v6 ? have.v6 : have.v4, r = v6 ? req->v6 : req->v4;
@@ -165,9 +131,11 @@ int rg_flow_sizes_resolve(const struct rg_flow_sizes *req, struct rg_flow_sizes 
 
 static int write_default_policy(void)
 {
-	struct rg_policy p = { .bits = 0, .generation = 1, .timeout = RG_TIMEOUTS_DEFAULT };
+	struct rg_policy p;
 	struct rg_state st;
 	int err = rg_state_open(&st, cli.pin_dir);
+
+	rg_pol_default(&p);
 
 	if (!err) {
 		err = rg_policy_write(&st, &p);
@@ -178,19 +146,44 @@ static int write_default_policy(void)
 	return 0;
 }
 
+/* The learning period runs from the flow tables' creation, not the policy's: policy can be set
+ * before the first attach. Not a policy change, so the generation stays. */
+static int stamp_born(void)
+{
+	struct rg_policy p;
+	struct rg_state st;
+	int err = rg_state_open(&st, cli.pin_dir);
+
+	if (!err) {
+		err = rg_policy_read(&st, &p);
+		if (!err) {
+			p.born = rg_clock_now();
+			err = rg_policy_write(&st, &p);
+		}
+		rg_state_close(&st);
+	}
+	if (err)
+		return rg_fail(RC_ERR, "cannot start the learning period: %s", errstr(err));
+	return 0;
+}
+
 int rg_maps_prepare(enum rg_map_set set, const struct rg_flow_sizes *req,
 		    struct rg_flow_sizes *out)
 {
 	char path[PATH_MAX];
 	struct rstguard *skel;
 	struct bpf_program *prog;
-	bool new_policy;
+	bool new_policy, new_flows;
 	int rc, err;
 
 	if ((rc = rg_flow_sizes_resolve(req, out)))
 		return rc;
-	pin_path(path, sizeof(path), "maps", "rg_policy");
+	pin_path(path, sizeof(path), "maps", rg_map_names[RG_M_POLICY]);
 	new_policy = access(path, F_OK) != 0;
+	/* New flow tables (a first attach, or a resize: flows start over) start the learning
+	 * period again. */
+	pin_path(path, sizeof(path), "maps", rg_map_names[RG_M_FLOWS4]);
+	new_flows = (set == RG_MAPS_ALL || set == RG_MAPS_FLOWS) && access(path, F_OK) != 0;
 
 	skel = rstguard__open();
 	if (!skel)
@@ -211,6 +204,8 @@ int rg_maps_prepare(enum rg_map_set set, const struct rg_flow_sizes *req,
 	rstguard__destroy(skel);
 	if (!rc && new_policy)
 		rc = write_default_policy();
+	if (!rc && new_flows)
+		rc = stamp_born();
 	return rc;
 }
 
@@ -241,4 +236,9 @@ int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, const struct rg_
 	}
 	*out = skel;
 	return 0;
+}
+
+bool rg_map_is_ours(const char *name)
+{
+	return rg_map_id(name) >= 0;
 }

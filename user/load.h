@@ -6,19 +6,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "state.h"
+
 struct rstguard;
 
-/* Which shared maps rg_maps_prepare makes sure exist. */
-enum rg_map_set {
-	RG_MAPS_POLICY, /* policy and scope only: lets policy be set before anything is attached */
-	RG_MAPS_ALL,
-};
+/* Which shared maps rg_maps_prepare makes sure exist: the policy and scope only (policy can
+ * be set before anything is attached), all, or the flow tables and their presence filter
+ * (what a resize makes). */
+#define RG_MAPS_POLICY RG_MAPSET_POLICY
+#define RG_MAPS_ALL RG_MAPSET_ALL
+#define RG_MAPS_FLOWS RG_MAPSET_FLOWS
 
-/* Entries of the two flow tables. In a request 0 means "as pinned, or the default" (IPv4:
- * RG_DEFAULT_FLOWS; IPv6: as IPv4). */
-struct rg_flow_sizes {
-	uint32_t v4, v6;
-};
 
 /* The sizes to use: a pinned table cannot be resized, so a request that differs from it is
  * refused. 0, or RC_USAGE after rg_fail(). */
@@ -34,5 +32,8 @@ int rg_maps_prepare(enum rg_map_set set, const struct rg_flow_sizes *req,
 /* Loads one program instance on the pinned maps (rg_maps_prepare first). 0 or an RC_*. */
 int rg_load_instance(uint32_t role, uint32_t slot, uint32_t l3, const struct rg_flow_sizes *sz,
 		     struct rstguard **out);
+
+/* Is name one of the maps this build pins (under <pin dir>/maps)? */
+bool rg_map_is_ours(const char *name);
 
 #endif

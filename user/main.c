@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "version.h"
 
 static const struct cmd {
 	const char *name;
@@ -20,6 +21,8 @@ static const struct cmd {
 	{ "policy", do_policy, "show or change policy and scope, live" },
 	{ "stats", do_stats, "counters per interface and reason; --watch for rates" },
 	{ "flows", do_flows, "tracked flows with state and sequence bookkeeping" },
+	{ "save", do_save, "write the live configuration as rstguard commands (-o FILE)" },
+	{ "apply", do_apply, "make the live state equal to a configuration file" },
 	{ "metrics", do_metrics, "Prometheus exposition once, to stdout or a file (-o)" },
 	{ "serve", do_serve, "HTTP endpoint for Prometheus, read at every scrape" },
 };
@@ -50,6 +53,11 @@ static int finish(int rc)
 
 	if (rc == RC_OK)
 		return RC_OK;
+	if (rc == RC_UNHEALTHY) {
+		fflush(stdout);
+		fprintf(stderr, "rstguard: %s\n", msg);
+		return RC_ERR;
+	}
 	if (rc != RC_USAGE)
 		rc = RC_ERR;
 	if (!*msg)
@@ -83,7 +91,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return RC_OK;
 		case 'V':
-			printf("rstguard (built %s)\n", __DATE__);
+			printf("rstguard %s\n", rg_version);
 			return RC_OK;
 		default:
 			return finish(bad_opt("", c, argv));

@@ -17,19 +17,19 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "names.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
+#include "version.h"
 
-#ifndef RG_VERSION
-#define RG_VERSION "0.1.0"
-#endif
 
 /*
  * Every reason of the counter map belongs to exactly one metric family. The assertion makes a
  * new reason a build error here until it is given its family, so no counter is ever silently
  * missing from the exposition (the DROP_* list drift habit 4 warns about).
  */
-_Static_assert(RG_R_MAX == 18, "a new rg_reason needs a metric family: classify it in reason_kind()");
+_Static_assert(RG_R_MAX == 24, "a new rg_reason needs a metric family: classify it in reason_kind()");
 
 enum fam_kind {
 	K_RST,         /* verdicts on RSTs: reason and action labels */
@@ -39,6 +39,7 @@ enum fam_kind {
 	K_MALFORMED,
 	K_FLOW_CREATED,
 	K_FLOW_INSERT_FAIL,
+	K_CHALLENGE,   /* what inexact=challenge did with an RST: one series per result */
 };
 
 static int reason_kind(int r)
@@ -57,6 +58,11 @@ static int reason_kind(int r)
 		return K_FLOW_CREATED;
 	case RG_R_FLOW_INSERT_FAIL:
 		return K_FLOW_INSERT_FAIL;
+	case RG_R_CHALLENGE_SENT:
+	case RG_R_CHALLENGE_LIMITED:
+	case RG_R_CHALLENGE_FALLBACK:
+	case RG_R_CHALLENGE_UNROUTED:
+		return K_CHALLENGE;
 	default:
 		return K_RST;
 	}
@@ -94,6 +100,10 @@ static const struct cfam {
 	  "Flow-table entries created by segments arriving on the device." },
 	{ "rstguard_flow_insert_failures_total", K_FLOW_INSERT_FAIL, false, false,
 	  "Flow-table entries that could not be created (the connection goes untracked)." },
+	{ "rstguard_challenge_acks_total", K_CHALLENGE, false, false,
+	  "Inexact RSTs dropped under inexact=challenge, by result: sent (a challenge ACK went back), "
+	  "limited (the flow direction had one within the interval), fallback (XDP_TX cannot send "
+	  "here: L3 device), unrouted (the route back is unknown or is not where the RST came from)." },
 };
 
 struct slot_data {
@@ -115,14 +125,6 @@ struct snapshot {
 	uint64_t flows[2];
 	uint32_t capacity[2];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* The exporter never needs to write: read-only descriptors need only read permission on the
  * pins, so it cannot change the filter even by mistake. */
@@ -163,42 +165,19 @@ static int link_attached(const char *pin_dir, const char *name)
 	return ok;
 }
 
-static const char *mode_label(uint32_t m)
-{
-	if (m == XDP_FLAGS_DRV_MODE)
-		return "native";
-	if (m == XDP_FLAGS_SKB_MODE)
-		return "skb";
-	return "unknown";
-}
-
-/* One slot's counters: the per-CPU values of each reason, summed, and kept when asked. */
+/* One slot's counters, summed over CPUs by the map layer, each CPU's kept when asked. */
 static int read_counters(const struct rg_state *st, struct slot_data *d, bool per_cpu)
 {
-	struct rg_counter *pc;
-	int err = 0;
+	struct rg_counter *pc = NULL;
+	int err;
 
 	memset(d->sum, 0, sizeof(d->sum));
 	if (st->fd[RG_M_STATS] < 0)
 		return 0;
-	pc = calloc((size_t)RG_R_MAX * st->ncpu, sizeof(*pc));
-	if (!pc)
+	if (per_cpu && !(pc = calloc((size_t)RG_R_MAX * st->ncpu, sizeof(*pc))))
 		return -ENOMEM;
-	for (__u32 r = 0; r < RG_R_MAX; r++) {
-		__u32 key = d->slot * RG_R_MAX + r;
-		struct rg_counter *row = &pc[(size_t)r * st->ncpu];
-
-		if (bpf_map_lookup_elem(st->fd[RG_M_STATS], &key, row)) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < st->ncpu; c++)
-			for (int a = 0; a < RG_ACT_MAX; a++) {
-				d->sum[r].packets[a] += row[c].packets[a];
-				d->sum[r].bytes[a] += row[c].bytes[a];
-			}
-	}
-	if (err || !per_cpu)
+	err = rg_stats_read_percpu(st, d->slot, d->sum, pc);
+	if (err)
 		free(pc);
 	else
 		d->percpu = pc;
@@ -233,9 +212,8 @@ static int snapshot_read(const struct rg_metrics_opts *o, struct snapshot *s)
 		d->slot = i;
 		/* The record's name need not be NUL-terminated when it fills all 16 bytes. */
 		snprintf(d->name, sizeof(d->name), "%.*s", (int)sizeof(recs[i].name), recs[i].name);
-		d->role = recs[i].role > 0 && recs[i].role < RG_ROLE_MAX ? rg_role_names[recs[i].role]
-									: "unknown";
-		d->mode = mode_label(recs[i].xdp_mode);
+		d->role = rg_role_str(recs[i].role);
+		d->mode = rg_xdp_mode_str(recs[i].xdp_mode);
 		d->attached_ns = recs[i].attached_ns;
 		d->attached = link_attached(o->pin_dir, d->name);
 		s->nslots++;
@@ -282,6 +260,14 @@ static void label(FILE *f, bool first, const char *key, const char *v)
 	fputc('"', f);
 }
 
+/* A challenge reason's name without its family prefix: "challenge_sent" is result "sent". */
+static const char *result_name(int r)
+{
+	const char *n = rg_reason_names[r];
+
+	return strncmp(n, "challenge_", 10) ? n : n + 10;
+}
+
 static void emit_counter_family(FILE *f, const struct cfam *cf, const struct snapshot *s, bool per_cpu)
 {
 	family(f, cf->name, "counter", cf->help);
@@ -318,6 +304,9 @@ static void emit_counter_family(FILE *f, const struct cfam *cf, const struct sna
 					continue;
 				fprintf(f, "%s{", cf->name);
 				label(f, true, "device", d->name);
+				/* One series per result, not a sum over them. */
+				if (cf->kind == K_CHALLENGE)
+					label(f, false, "result", result_name(r));
 				if (per_cpu)
 					label(f, false, "cpu", cpubuf);
 				fprintf(f, "} %llu\n", (unsigned long long)total);
@@ -333,7 +322,7 @@ static void emit_head(FILE *f, int up)
 	fprintf(f, "rstguard_up %d\n", up);
 	family(f, "rstguard_build_info", "gauge", "Always 1; the version of rstguard in a label.");
 	fprintf(f, "rstguard_build_info{");
-	label(f, true, "version", RG_VERSION);
+	label(f, true, "version", rg_version);
 	fprintf(f, "} 1\n");
 }
 
@@ -349,7 +338,7 @@ static void emit_up(FILE *f, const struct snapshot *s, bool per_cpu, double took
 		fprintf(f, "rstguard_attached{");
 		label(f, true, "device", s->s[i].name);
 		label(f, false, "role", s->s[i].role);
-		label(f, false, "mode", s->s[i].mode);
+		label(f, false, "xdp_mode", s->s[i].mode);
 		fprintf(f, "} %d\n", s->s[i].attached);
 	}
 	family(f, "rstguard_attach_timestamp_seconds", "gauge",
@@ -363,9 +352,12 @@ static void emit_up(FILE *f, const struct snapshot *s, bool per_cpu, double took
 	family(f, "rstguard_policy_info", "gauge", "Always 1; the verdict policy in force as labels.");
 	fprintf(f, "rstguard_policy_info{");
 	for (int k = 0; k < RG_NKNOBS; k++)
-		label(f, k == 0, rg_knobs[k].key,
-		      (s->pol.bits & rg_knobs[k].bit) ? rg_knobs[k].on : rg_knobs[k].off);
+		label(f, k == 0, rg_knobs[k].key, rg_knob_name(&rg_knobs[k], s->pol.bits));
 	fprintf(f, "} 1\n");
+	family(f, "rstguard_challenge_interval_seconds", "gauge",
+	       "inexact=challenge sends at most one challenge ACK per flow and direction this often.");
+	fprintf(f, "rstguard_challenge_interval_seconds %.3f\n",
+		rg_policy_challenge_ms(&s->pol) / 1000.0);
 	family(f, "rstguard_policy_generation", "gauge", "Policy generation, bumped by every policy change.");
 	fprintf(f, "rstguard_policy_generation %u\n", s->pol.generation);
 
@@ -394,7 +386,7 @@ static void emit_up(FILE *f, const struct snapshot *s, bool per_cpu, double took
 int rg_metrics_render(const struct rg_metrics_opts *o, char **buf, size_t *len, int *read_err)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
-	uint64_t t0 = now_ns();
+	uint64_t t0 = rg_monotonic_ns();
 	FILE *f;
 	int err;
 
@@ -413,7 +405,7 @@ int rg_metrics_render(const struct rg_metrics_opts *o, char **buf, size_t *len, 
 	if (err)
 		emit_head(f, 0);
 	else
-		emit_up(f, s, o->per_cpu, (now_ns() - t0) / 1e9);
+		emit_up(f, s, o->per_cpu, (rg_monotonic_ns() - t0) / 1e9);
 	snapshot_free(s);
 	if (ferror(f) | fclose(f)) {
 		free(*buf);
@@ -534,6 +526,11 @@ int do_metrics(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "metrics takes no arguments ('%s')", argv[optind]);
+	if (cli.json)
+		return rg_fail(RC_USAGE, "metrics prints the Prometheus text format, not JSON: leave "
+					 "out -j ('rstguard stats -j' has the counters as JSON)");
+	if ((rc = pin_dir_check()))
+		return rc;
 	mo.pin_dir = cli.pin_dir;
 	err = rg_metrics_render(&mo, &buf, &len, &read_err);
 	if (err)

@@ -8,15 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cmds.h"
 #include "load.h"
 #include "log.h"
+#include "polkeys.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
 
 #define MAX_PREFIXES 4096
-
-static const uint32_t default_timeouts[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
 
 enum set_kind { SET_PROTECT, SET_EXEMPT };
 
@@ -28,19 +29,16 @@ static const char *set_name(enum set_kind k)
 /* Opens the pinned maps for reading; a missing pin dir is an error worth a hint. */
 static int open_state(struct rg_state *st)
 {
-	int err;
+	int rc;
 
-	if (pin_dir_ready(false))
+	if ((rc = pin_dir_check()))
+		return rc;
+	rc = rg_state_open_cli(st, true);
+	if (rc == RC_ABSENT)
 		return rg_fail(RC_ERR, "no policy stored under %s: nothing attached yet ('rstguard "
 				       "attach' or 'rstguard policy set' create it)",
 			       cli.pin_dir);
-	err = rg_state_open(st, cli.pin_dir);
-	if (err == -ENOENT)
-		return rg_fail(RC_ERR, "no policy stored under %s/maps", cli.pin_dir);
-	if (err)
-		return rg_fail(RC_ERR, "cannot open the pinned maps under %s/maps: %s", cli.pin_dir,
-			       errstr(err));
-	return 0;
+	return rc;
 }
 
 /* Opens the maps for a change, creating the policy maps when nothing is attached yet, and
@@ -52,11 +50,16 @@ static int open_for_change(struct rg_state *st, int *lock, bool *created)
 	int rc, err;
 
 	*lock = -1;
-	if ((rc = pin_dir_ready(true)))
+	if ((rc = pin_dir_check()))
 		return rc;
 	if ((*lock = pin_dir_lock()) < 0)
 		return RC_ERR;
-	pin_path(path, sizeof(path), "maps", "rg_policy");
+	if ((rc = pin_dir_ready(true))) {
+		pin_dir_unlock(*lock);
+		*lock = -1;
+		return rc;
+	}
+	pin_path(path, sizeof(path), "maps", rg_map_names[RG_M_POLICY]);
 	*created = access(path, F_OK) != 0;
 	if (*created && (rc = rg_maps_prepare(RG_MAPS_POLICY, &req, &sizes))) {
 		pin_dir_unlock(*lock);
@@ -81,11 +84,10 @@ static void close_for_change(struct rg_state *st, int lock)
 
 /* --- reading and showing ------------------------------------------------------------------ */
 
-/* Port bitmap as "179", "8000-8080" items. */
+/* Port bitmap as {"first": 8000, "last": 8080} ranges (a single port has first == last). */
 static struct json_object *ports_json(const uint64_t *w)
 {
 	struct json_object *arr = json_object_new_array();
-	char buf[16];
 
 	for (uint32_t p = 0; p < 65536; p++) {
 		uint32_t q;
@@ -94,11 +96,13 @@ static struct json_object *ports_json(const uint64_t *w)
 			continue;
 		for (q = p; q + 1 < 65536 && (w[(q + 1) >> 6] >> ((q + 1) & 63) & 1); q++)
 			;
-		if (q == p)
-			snprintf(buf, sizeof(buf), "%u", p);
-		else
-			snprintf(buf, sizeof(buf), "%u-%u", p, q);
-		json_object_array_add(arr, json_object_new_string(buf));
+		{
+			struct json_object *r = json_object_new_object();
+
+			json_object_object_add(r, "first", json_object_new_int(p));
+			json_object_object_add(r, "last", json_object_new_int(q));
+			json_object_array_add(arr, r);
+		}
 		p = q;
 	}
 	return arr;
@@ -157,7 +161,7 @@ fail:
 
 static int policy_json(const struct rg_state *st, struct json_object **out)
 {
-	struct json_object *o, *t, *scope;
+	struct json_object *o, *scope;
 	struct rg_policy p;
 	int err, rc;
 
@@ -165,15 +169,7 @@ static int policy_json(const struct rg_state *st, struct json_object **out)
 	if (err)
 		return rg_fail(RC_ERR, "cannot read the policy: %s", errstr(err));
 	o = json_object_new_object();
-	for (size_t i = 0; i < RG_NKNOBS; i++)
-		json_object_object_add(o, rg_knobs[i].key,
-				       json_object_new_string(p.bits & rg_knobs[i].bit ? rg_knobs[i].on
-										     : rg_knobs[i].off));
-	t = json_object_new_object();
-	for (int s = 1; s < RG_ST_MAX; s++)
-		json_object_object_add(t, rg_state_names[s],
-				       json_object_new_int64(rg_policy_timeout(&p, s)));
-	json_object_object_add(o, "timeouts", t);
+	rg_pol_json(&p, o);
 	if ((rc = scope_json(st, SET_PROTECT, &scope))) {
 		json_object_put(o);
 		return rc;
@@ -184,8 +180,7 @@ static int policy_json(const struct rg_state *st, struct json_object **out)
 		return rc;
 	}
 	json_object_object_add(o, "exempt", scope);
-	json_object_object_add(o, "generation", json_object_new_int64(p.generation));
-	json_object_object_add(o, "bits", json_object_new_int64(p.bits));
+	json_object_object_add(o, "policy_generation", json_object_new_int64(p.generation));
 	*out = o;
 	return 0;
 }
@@ -197,8 +192,21 @@ static void print_list(const char *label, struct json_object *arr, const char *e
 	printf("%s", label);
 	if (!n)
 		printf("%s", empty);
-	for (size_t i = 0; i < n; i++)
-		printf("%s%s", i ? ", " : "", json_object_get_string(json_object_array_get_idx(arr, i)));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i), *first, *last;
+
+		if (json_object_object_get_ex(e, "first", &first) &&
+		    json_object_object_get_ex(e, "last", &last)) {
+			int a = json_object_get_int(first), b = json_object_get_int(last);
+
+			if (a == b)
+				printf("%s%d", i ? ", " : "", a);
+			else
+				printf("%s%d-%d", i ? ", " : "", a, b);
+			continue;
+		}
+		printf("%s%s", i ? ", " : "", json_object_get_string(e));
+	}
 	printf("\n");
 }
 
@@ -221,38 +229,30 @@ static void print_scope(struct json_object *scope, enum set_kind k, const char *
 	}
 }
 
-static void print_policy(struct json_object *o)
+static void print_policy(const struct rg_policy *p, struct json_object *o)
 {
-	struct json_object *v, *t;
+	struct json_object *v;
 
-	for (size_t i = 0; i < RG_NKNOBS; i++) {
-		json_object_object_get_ex(o, rg_knobs[i].key, &v);
-		printf("%-10s %s\n", rg_knobs[i].key, json_object_get_string(v));
-	}
+	for (int i = 0; i < RG_NKNOBS; i++)
+		printf("%-10s %s\n", rg_knobs[i].key, rg_knob_value(p, i));
 	printf("protect\n");
 	json_object_object_get_ex(o, "protect", &v);
 	print_scope(v, SET_PROTECT, "  ");
 	printf("exempt\n");
 	json_object_object_get_ex(o, "exempt", &v);
 	print_scope(v, SET_EXEMPT, "  ");
-	printf("timeouts\n");
-	json_object_object_get_ex(o, "timeouts", &t);
-	json_object_object_foreach(t, key, val) {
-		int s;
+	for (int i = 0; i < rg_nnumkeys; i++)
+		printf("%-22s %u%s\n", rg_numkeys[i].key, rg_numkey_value(p, i),
+		       rg_numkey_is_default(p, i) ? " (default)" : "");
 
-		for (s = 1; s < RG_ST_MAX && strcmp(rg_state_names[s], key); s++)
-			;
-		printf("  %-12s %llds%s\n", key, (long long)json_object_get_int64(val),
-		       s < RG_ST_MAX && (uint32_t)json_object_get_int64(val) == default_timeouts[s]
-			       ? " (default)" : "");
-	}
-	json_object_object_get_ex(o, "generation", &v);
+	json_object_object_get_ex(o, "policy_generation", &v);
 	printf("generation %lld\n", (long long)json_object_get_int64(v));
 }
 
 static int show_policy(const struct rg_state *st)
 {
-	struct json_object *o;
+	struct json_object *o = NULL;
+	struct rg_policy p;
 	int rc = policy_json(st, &o);
 
 	if (rc)
@@ -260,7 +260,8 @@ static int show_policy(const struct rg_state *st)
 	if (cli.json) {
 		json_print(o);
 	} else {
-		print_policy(o);
+		rg_policy_read(st, &p);
+		print_policy(&p, o);
 		json_object_put(o);
 	}
 	return RC_OK;
@@ -282,91 +283,22 @@ static int policy_show(int n, char **args)
 
 /* --- policy set --------------------------------------------------------------------------- */
 
-static int find_state(const char *name)
-{
-	for (int s = 1; s < RG_ST_MAX; s++)
-		if (!strcmp(name, rg_state_names[s]))
-			return s;
-	return -1;
-}
-
-static void state_list(char *buf, size_t len)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int s = 1; s < RG_ST_MAX && n < len; s++)
-		n += snprintf(buf + n, len - n, "%s%s", s > 1 ? ", " : "", rg_state_names[s]);
-}
-
 static int policy_set(int n, char **args)
 {
-	uint32_t set_mask = 0, set_val = 0, tmo[RG_ST_MAX] = {}, tmo_given = 0, v;
-	bool seen_knob[RG_NKNOBS] = {}, created;
-	struct rg_policy p;
+	struct rg_pol_edit e = {};
+	struct rg_policy p, before;
 	struct rg_state st;
-	char states[128];
+	bool created;
+	char diff[1024];
 	int rc, lock, err;
 
 	if (!n)
 		return rg_fail(RC_USAGE, "policy set needs KEY=VALUE arguments; see 'rstguard policy "
 					 "--help'");
 	/* Everything is parsed before anything is opened: one bad part changes nothing. */
-	for (int i = 0; i < n; i++) {
-		char *eq = strchr(args[i], '=');
-		const char *val;
-		size_t klen;
-		size_t k;
-
-		if (!eq || eq == args[i])
-			return rg_fail(RC_USAGE, "'%s' is not KEY=VALUE", args[i]);
-		klen = eq - args[i];
-		val = eq + 1;
-		for (k = 0; k < RG_NKNOBS; k++)
-			if (strlen(rg_knobs[k].key) == klen && !strncmp(args[i], rg_knobs[k].key, klen))
-				break;
-		if (k < RG_NKNOBS) {
-			if (seen_knob[k])
-				return rg_fail(RC_USAGE, "'%s' given twice", rg_knobs[k].key);
-			seen_knob[k] = true;
-			set_mask |= rg_knobs[k].bit;
-			if (!strcmp(val, rg_knobs[k].on))
-				set_val |= rg_knobs[k].bit;
-			else if (strcmp(val, rg_knobs[k].off))
-				return rg_fail(RC_USAGE, "invalid value '%s' for %s: use %s or %s", val,
-					       rg_knobs[k].key, rg_knobs[k].off, rg_knobs[k].on);
-			continue;
-		}
-		if (klen > 8 && !strncmp(args[i], "timeout.", 8)) {
-			char name[32];
-			int s;
-
-			snprintf(name, sizeof(name), "%.*s", (int)(klen - 8), args[i] + 8);
-			s = find_state(name);
-			if (s < 0) {
-				state_list(states, sizeof(states));
-				return rg_fail(RC_USAGE, "unknown flow state '%s' in '%s': use one of %s",
-					       name, args[i], states);
-			}
-			if (tmo_given & (1u << s))
-				return rg_fail(RC_USAGE, "'timeout.%s' given twice", name);
-			if (!strcmp(val, "default"))
-				v = default_timeouts[s];
-			else if (parse_u32(val, 1, UINT32_MAX, &v))
-				return rg_fail(RC_USAGE,
-					       "invalid timeout '%s' for %s: seconds from 1 to %u, or "
-					       "'default'",
-					       val, name, UINT32_MAX);
-			tmo_given |= 1u << s;
-			tmo[s] = v;
-			continue;
-		}
-		state_list(states, sizeof(states));
-		return rg_fail(RC_USAGE,
-			       "unknown policy key '%.*s': use mode, inexact, unknown, timewait, "
-			       "unparsed or timeout.STATE (%s)",
-			       (int)klen, args[i], states);
-	}
+	for (int i = 0; i < n; i++)
+		if ((rc = rg_pol_parse(args[i], &e)))
+			return rc;
 
 	if ((rc = open_for_change(&st, &lock, &created)))
 		return rc;
@@ -375,10 +307,8 @@ static int policy_set(int n, char **args)
 		rc = rg_fail(RC_ERR, "cannot read the policy: %s", errstr(err));
 		goto out;
 	}
-	p.bits = (p.bits & ~set_mask) | set_val;
-	for (int s = 1; s < RG_ST_MAX; s++)
-		if (tmo_given & (1u << s))
-			p.timeout[s] = tmo[s];
+	before = p;
+	rg_pol_apply(&e, &p);
 	p.generation++;
 	/* One element, one update: bits, timeouts and generation land together. */
 	err = rg_policy_write(&st, &p);
@@ -386,6 +316,9 @@ static int policy_set(int n, char **args)
 		rc = rg_fail(RC_ERR, "cannot write the policy: %s", errstr(err));
 		goto out;
 	}
+	rg_pol_diff(&before, &p, diff, sizeof(diff));
+	rg_audit("policy set: %s; generation %u -> %u", *diff ? diff : "no value changed",
+		 before.generation, p.generation);
 	if (created)
 		pr_info("nothing attached yet: the policy applies from the first attach\n");
 	if (cli.json)
@@ -444,12 +377,16 @@ static bool have_prefix(const struct rg_prefix_key *keys, uint32_t n, const stru
 	return false;
 }
 
-static int write_port_words(const struct rg_state *st, const uint64_t *old, const uint64_t *new)
+static void audit_scope(enum set_kind k, bool add, int n, char **args, uint32_t gen)
 {
-	for (uint32_t i = 0; i < RG_PORT_WORDS; i++)
-		if (old[i] != new[i] && bpf_map_update_elem(st->fd[RG_M_PORTS], &i, &new[i], BPF_ANY))
-			return -errno;
-	return 0;
+	char buf[1024];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && len < sizeof(buf); i++)
+		len += snprintf(buf + len, sizeof(buf) - len, " %s", args[i]);
+	rg_audit("policy %s %s%s; generation %u -> %u", set_name(k), add ? "add" : "del", buf,
+		 gen - 1, gen);
 }
 
 static int scope_change(enum set_kind k, bool add, int n, char **args)
@@ -463,7 +400,6 @@ static int scope_change(enum set_kind k, bool add, int n, char **args)
 	struct rg_policy p;
 	struct rg_state st;
 	int rc, lock, err;
-	uint8_t one = 1;
 	char buf[64];
 
 	if (!n)
@@ -556,18 +492,14 @@ dup:;
 		rc = rg_fail(RC_ERR, "cannot write the policy: %s", errstr(err));
 		goto out;
 	}
-	if (k == SET_PROTECT && (err = write_port_words(&st, oldw, neww))) {
+	if (k == SET_PROTECT && (err = rg_ports_write(&st, oldw, neww))) {
 		rc = rg_fail(RC_ERR, "cannot update the protected ports: %s", errstr(err));
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
 		if (items[i].is_port)
 			continue;
-		if (add)
-			err = bpf_map_update_elem(st.fd[map], &items[i].key, &one, BPF_ANY) ? -errno : 0;
-		else
-			err = bpf_map_delete_elem(st.fd[map], &items[i].key) && errno != ENOENT
-				      ? -errno : 0;
+		err = rg_prefix_update(&st, map, &items[i].key, add);
 		if (err) {
 			rc = rg_fail(RC_ERR, "cannot %s %s: %s", add ? "add" : "delete", items[i].text,
 				     errstr(err));
@@ -582,6 +514,7 @@ dup:;
 		rc = rg_fail(RC_ERR, "cannot write the policy: %s", errstr(err));
 		goto out;
 	}
+	audit_scope(k, add, n, args, p.generation);
 	if (created)
 		pr_info("nothing attached yet: the policy applies from the first attach\n");
 	rc = RC_OK;
@@ -590,7 +523,7 @@ dup:;
 
 		if ((rc = scope_json(&st, k, &o)))
 			goto out;
-		json_object_object_add(o, "generation", json_object_new_int64(p.generation));
+		json_object_object_add(o, "policy_generation", json_object_new_int64(p.generation));
 		if (cli.json) {
 			json_print(o);
 		} else {
@@ -643,10 +576,11 @@ static int policy_scope(enum set_kind k, int n, char **args)
 
 static void policy_usage(void)
 {
-	char states[128];
+	char keys[512];
 
-	state_list(states, sizeof(states));
+	rg_pol_keys(keys, sizeof(keys));
 	printf("Usage: rstguard policy show [-j]\n"
+	       "       rstguard policy keys [-j]   (every key and its values)\n"
 	       "       rstguard policy set KEY=VALUE...\n"
 	       "       rstguard policy protect add|del|list PORT|RANGE|PREFIX...\n"
 	       "       rstguard policy exempt add|del|list PREFIX...\n"
@@ -656,18 +590,22 @@ static void policy_usage(void)
 	       "A 'set' with any invalid part changes nothing and exits 2.\n"
 	       "\n"
 	       "  mode=enforce|monitor     monitor counts what would be dropped, drops nothing\n"
-	       "  inexact=drop|pass        in-window RST not at RCV.NXT\n"
+	       "  inexact=drop|pass|challenge\n"
+	       "                           in-window RST not at RCV.NXT; challenge drops it and\n"
+	       "                           answers with the receiver's challenge ACK (RFC 5961)\n"
+	       "  challenge_interval_ms=MS at most one challenge ACK per flow and direction\n"
+	       "                           every MS (1-60000, or 'default': 500)\n"
 	       "  unknown=drop|pass        RST for a flow with no socket and no tracked state\n"
 	       "  timewait=accept|drop     exact RST hitting TIME-WAIT (drop: RFC 1337)\n"
 	       "  unparsed=drop|pass       RST-capable packets the parser cannot see into\n"
-	       "  timeout.STATE=SECONDS    flow timeout per state (or 'default'); STATE is one of\n"
-	       "                           %s\n"
+	       "  timeout.STATE=SECONDS    flow timeout per state (or 'default')\n"
+	       "Every key: %s\n"
 	       "\n"
 	       "Scope: when ports or prefixes are protected, only RSTs to or from them are\n"
 	       "filtered (empty means all); RSTs to or from an exempt prefix are never filtered.\n"
 	       "Prefixes are IPv4 or IPv6 with no host bits set (198.18.0.0/15, fd00::/8); a bare\n"
 	       "address is a host route.\n",
-	       states);
+	       keys);
 }
 
 int do_policy(int argc, char **argv)
@@ -696,11 +634,17 @@ int do_policy(int argc, char **argv)
 	}
 	if (!strcmp(sub, "show"))
 		return policy_show(n, args);
+	if (!strcmp(sub, "keys")) {
+		if (n)
+			return rg_fail(RC_USAGE, "policy keys takes no arguments ('%s')", args[0]);
+		rg_pol_list(cli.json);
+		return RC_OK;
+	}
 	if (!strcmp(sub, "set"))
 		return policy_set(n, args);
 	if (!strcmp(sub, "protect"))
 		return policy_scope(SET_PROTECT, n, args);
 	if (!strcmp(sub, "exempt"))
 		return policy_scope(SET_EXEMPT, n, args);
-	return rg_fail(RC_USAGE, "unknown 'policy %s': use show, set, protect or exempt", sub);
+	return rg_fail(RC_USAGE, "unknown 'policy %s': use show, set, protect, exempt or keys", sub);
 }

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +18,33 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "pindir.h"
 #include "util.h"
 
-/* Concurrent connections, each with its own thread; more are refused at accept. Prometheus
- * needs one; the margin absorbs bursts of manual and duplicate scrapers. */
-#define CONN_LIMIT 64
-/* An idle or stalled client (slowloris, a scraper gone away without FIN) loses its thread
- * after this many seconds. */
-#define CONN_TIMEOUT 10
+/*
+ * Connections are served by a small pool of event-loop threads, so a client costs a socket and
+ * a small buffer, never a thread: clients that trickle their request a byte at a time cannot
+ * take every thread, and scrapes keep being answered beside them. Prometheus needs one
+ * connection; the limit bounds what clients can hold, far above what scrapers use.
+ */
+#define POOL_THREADS 4
+#define CONN_LIMIT 256
+#define CONN_MEMORY (16 * 1024)
+/* An idle or stalled client (a scraper gone away without FIN) is dropped after this long. */
+#define CONN_TIMEOUT 5
+/* And a request must be complete this long after its connection opened, or after the previous
+ * response on it: a client that keeps trickling bytes is cut off then (MHD's own timeout only
+ * counts silence). */
+#define REQUEST_TIMEOUT 10
 #define THREAD_STACK (256 * 1024)
 #define MAX_PATH_LEN 128
+
+/* One open connection, watched for its request deadline. */
+struct conn {
+	int fd;
+	uint64_t since;  /* connection opened, or the last response queued on it */
+	struct conn *prev, *next;
+};
 
 struct server {
 	struct rg_metrics_opts mo;
@@ -39,14 +57,97 @@ struct server {
 	size_t cache_len;
 	uint64_t cache_start;
 	int last_err;
+	/* The open connections, for the request deadline; conns_lock guards the list. */
+	pthread_mutex_t conns_lock;
+	struct conn *conns;
+	bool stopping;
 };
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
+	return rg_monotonic_ns();
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+/* MHD tells of every connection it opens and closes: the list the deadline watch walks. */
+static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	struct server *sv = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *k;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		k = calloc(1, sizeof(*k));
+		if (!k || !ci) {
+			free(k);
+			return;
+		}
+		k->fd = ci->connect_fd;
+		k->since = now_ns();
+		pthread_mutex_lock(&sv->conns_lock);
+		k->next = sv->conns;
+		if (sv->conns)
+			sv->conns->prev = k;
+		sv->conns = k;
+		pthread_mutex_unlock(&sv->conns_lock);
+		*socket_context = k;
+		return;
+	}
+	k = *socket_context;
+	if (!k)
+		return;
+	/* Unlinked before MHD closes the socket: the watch never touches a reused fd. */
+	pthread_mutex_lock(&sv->conns_lock);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		sv->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&sv->conns_lock);
+	free(k);
+	*socket_context = NULL;
+}
+
+/* A response was queued: the connection's next request has its own deadline. */
+static void conn_answered(struct server *sv, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci ? ci->socket_context : NULL;
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&sv->conns_lock);
+	k->since = now_ns();
+	pthread_mutex_unlock(&sv->conns_lock);
+}
+
+/*
+ * Once a second, the connections past their request deadline are shut down: MHD then sees the
+ * socket end and closes the connection itself, freeing its place for the next scraper.
+ */
+static void *deadline_watch(void *arg)
+{
+	struct server *sv = arg;
+
+	for (;;) {
+		uint64_t now = now_ns();
+
+		pthread_mutex_lock(&sv->conns_lock);
+		if (sv->stopping) {
+			pthread_mutex_unlock(&sv->conns_lock);
+			return NULL;
+		}
+		for (struct conn *k = sv->conns; k; k = k->next)
+			if (now - k->since > REQUEST_TIMEOUT * 1000000000ull && k->fd >= 0) {
+				shutdown(k->fd, SHUT_RDWR);
+				k->fd = -1; /* once */
+			}
+		pthread_mutex_unlock(&sv->conns_lock);
+		sleep(1);
+	}
 }
 
 static struct MHD_Response *text_response(const char *body, const char *type)
@@ -140,6 +241,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_data_size = 0; /* a body on a GET means nothing here: discarded */
 		return MHD_YES;
 	}
+	conn_answered(sv, c);
 	if (!strcmp(url, sv->path))
 		return reply(c, MHD_HTTP_OK, scrape(sv, now_ns()));
 	if (!strcmp(url, "/"))
@@ -275,7 +377,9 @@ int do_serve(int argc, char **argv)
 		{}
 	};
 	static struct server sv = { .path = RG_METRICS_DEFAULT_PATH,
-				    .lock = PTHREAD_MUTEX_INITIALIZER };
+				    .lock = PTHREAD_MUTEX_INITIALIZER,
+				    .conns_lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t watch;
 	char listen_def[64], where[INET6_ADDRSTRLEN + 16];
 	const char *listen_arg = listen_def;
 	struct sockaddr_storage ss = {};
@@ -319,8 +423,8 @@ int do_serve(int argc, char **argv)
 		return rg_fail(RC_USAGE,
 			       "invalid --metrics-path '%s': '/' then letters, digits, '/._~-' (up to %d)",
 			       sv.path, MAX_PATH_LEN);
-	if (cli.pin_dir[0] != '/')
-		return rg_fail(RC_USAGE, "--pin-dir must be an absolute path, not '%s'", cli.pin_dir);
+	if (pin_dir_check())
+		return RC_USAGE;
 	sv.mo.pin_dir = cli.pin_dir;
 	snprintf(sv.landing, sizeof(sv.landing),
 		 "<!DOCTYPE html>\n<html><head><title>rstguard exporter</title></head><body>\n"
@@ -342,14 +446,16 @@ int do_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-				     MHD_USE_POLL | MHD_USE_ERROR_LOG,
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
 			     0, NULL, NULL, handle, &sv,
 			     /* First, so that every message of MHD's goes through it. */
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POOL_THREADS,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT,
+			     MHD_OPTION_NOTIFY_CONNECTION, notify_conn, &sv,
 			     MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
 			     MHD_OPTION_END);
 	if (!d) {
@@ -358,6 +464,7 @@ int do_serve(int argc, char **argv)
 			       where);
 	}
 	pr_warn("serving http://%s%s for the pins under %s\n", where, sv.path, cli.pin_dir);
+	pthread_create(&watch, NULL, deadline_watch, &sv);
 
 	while (sig != SIGTERM && sig != SIGINT) {
 		if (sigwait(&sigs, &sig))
@@ -365,7 +472,11 @@ int do_serve(int argc, char **argv)
 		if (sig == SIGHUP)
 			pr_info("SIGHUP: nothing to reload, the maps are read at every scrape\n");
 	}
-	/* Waits for the connection threads: no response is cut off by exit. */
+	pthread_mutex_lock(&sv.conns_lock);
+	sv.stopping = true;
+	pthread_mutex_unlock(&sv.conns_lock);
+	pthread_join(watch, NULL);
+	/* Waits for the pool threads: no response is cut off by exit. */
 	MHD_stop_daemon(d);
 	free(sv.cache);
 	pr_warn("stopped on %s; the filter stays attached\n", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -9,7 +9,10 @@
 
 #include "cmds.h"
 #include "log.h"
+#include "names.h"
+#include "schema.h"
 #include "state.h"
+#include "pindir.h"
 #include "util.h"
 
 struct slot_stats {
@@ -41,9 +44,10 @@ static int read_all(const struct rg_state *st, struct slot_stats *s)
 	return 0;
 }
 
-static const char *role_of(const struct rg_iface *r)
+
+static bool is_challenge(int r)
 {
-	return r->role > 0 && r->role < RG_ROLE_MAX ? rg_role_names[r->role] : "unknown";
+	return r >= RG_R_CHALLENGE_SENT && r <= RG_R_CHALLENGE_UNROUTED;
 }
 
 static struct json_object *counters_json(const struct rg_counter *c)
@@ -67,13 +71,50 @@ static struct json_object *counters_json(const struct rg_counter *c)
 
 static struct json_object *iface_json(uint32_t slot, const struct slot_stats *s)
 {
+	return rg_json_iface(&s->rec, slot);
+}
+
+/* Events counted beside the verdicts: not RSTs of their own, so outside the totals. */
+static bool is_event(int r)
+{
+	return r == RG_R_FLOW_CREATED || r == RG_R_FLOW_INSERT_FAIL || is_challenge(r);
+}
+
+/* Packets of a reason over all actions (events count under one). */
+static uint64_t all_acts(const struct rg_counter *c)
+{
+	uint64_t n = 0;
+
+	for (int a = 0; a < RG_ACT_MAX; a++)
+		n += c->packets[a];
+	return n;
+}
+
+/* What inexact=challenge did, by result: "sent", "limited", "fallback", "unrouted". */
+static struct json_object *challenges_json(const struct rg_counter *c)
+{
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "name", json_object_new_string(s->rec.name));
-	json_object_object_add(o, "ifindex", json_object_new_int64(s->rec.ifindex));
-	json_object_object_add(o, "slot", json_object_new_int(slot));
-	json_object_object_add(o, "role", json_object_new_string(role_of(&s->rec)));
+	for (int r = 0; r < RG_R_MAX; r++)
+		if (is_challenge(r))
+			json_object_object_add(o, rg_reason_names[r] + 10, json_u64(all_acts(&c[r])));
 	return o;
+}
+
+static void print_challenges(const struct rg_counter *c)
+{
+	uint64_t any = 0;
+
+	for (int r = 0; r < RG_R_MAX; r++)
+		if (is_challenge(r))
+			any += all_acts(&c[r]);
+	if (!any && rg_log_verbosity < 1)
+		return;
+	printf("  challenge ACKs: %llu sent, %llu limited, %llu fallback, %llu unrouted\n",
+	       (unsigned long long)all_acts(&c[RG_R_CHALLENGE_SENT]),
+	       (unsigned long long)all_acts(&c[RG_R_CHALLENGE_LIMITED]),
+	       (unsigned long long)all_acts(&c[RG_R_CHALLENGE_FALLBACK]),
+	       (unsigned long long)all_acts(&c[RG_R_CHALLENGE_UNROUTED]));
 }
 
 static bool row_zero(const struct rg_counter *c)
@@ -101,12 +142,13 @@ static int print_snapshot(const struct slot_stats *s)
 		any = true;
 		for (int r = 0; r < RG_R_MAX; r++)
 			for (int a = 0; a < RG_ACT_MAX; a++)
-				if (r != RG_R_FLOW_CREATED && r != RG_R_FLOW_INSERT_FAIL)
+				if (!is_event(r))
 					tot[a] += s[i].c[r].packets[a];
 		if (cli.json) {
 			struct json_object *e = iface_json(i, &s[i]), *t = json_object_new_object();
 
 			json_object_object_add(e, "reasons", counters_json(s[i].c));
+			json_object_object_add(e, "challenges", challenges_json(s[i].c));
 			for (int a = 0; a < RG_ACT_MAX; a++)
 				json_object_object_add(t, rg_action_names[a], json_u64(tot[a]));
 			json_object_object_add(e, "packets", t);
@@ -114,13 +156,13 @@ static int print_snapshot(const struct slot_stats *s)
 			continue;
 		}
 		printf("%s (slot %u, %s): %llu passed, %llu dropped, %llu would drop\n",
-		       s[i].rec.name, i, role_of(&s[i].rec), (unsigned long long)tot[RG_ACT_PASS],
+		       s[i].rec.name, i, rg_role_str(s[i].rec.role), (unsigned long long)tot[RG_ACT_PASS],
 		       (unsigned long long)tot[RG_ACT_DROP], (unsigned long long)tot[RG_ACT_MONITOR]);
 		printf("  %-18s %12s %12s %12s %14s\n", "REASON", "PASS", "DROP", "WOULD_DROP", "BYTES");
 		for (int r = 0, shown = 0; r < RG_R_MAX; r++) {
 			const struct rg_counter *c = &s[i].c[r];
 
-			if (row_zero(c) && rg_log_verbosity < 1) {
+			if (is_challenge(r) || (row_zero(c) && rg_log_verbosity < 1)) {
 				if (r == RG_R_MAX - 1 && !shown)
 					printf("  (nothing counted yet)\n");
 				continue;
@@ -133,6 +175,7 @@ static int print_snapshot(const struct slot_stats *s)
 			       (unsigned long long)(c->bytes[RG_ACT_PASS] + c->bytes[RG_ACT_DROP] +
 						    c->bytes[RG_ACT_MONITOR]));
 		}
+		print_challenges(s[i].c);
 	}
 	if (cli.json) {
 		json_object_object_add(o, "interfaces", arr);
@@ -145,10 +188,7 @@ static int print_snapshot(const struct slot_stats *s)
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return rg_monotonic_ns() / 1e9;
 }
 
 static void print_rates(const struct slot_stats *a, const struct slot_stats *b, double dt)
@@ -156,15 +196,13 @@ static void print_rates(const struct slot_stats *a, const struct slot_stats *b, 
 	struct json_object *o = NULL, *arr = NULL;
 	char when[64];
 	bool any = false;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	format_time_ns((uint64_t)ts.tv_sec * 1000000000ull, !!cli.json, when, sizeof(when));
+	format_time_ns(rg_realtime_ns() / 1000000000ull * 1000000000ull, !!cli.json, when,
+		       sizeof(when));
 	if (cli.json) {
 		o = json_object_new_object();
 		arr = json_object_new_array();
 		json_object_object_add(o, "time", json_object_new_string(when));
-		json_object_object_add(o, "interval", json_object_new_double(dt));
+		json_object_object_add(o, "interval_seconds", json_object_new_double(dt));
 	} else {
 		printf("--- %s, over %.2f s\n", when, dt);
 	}
@@ -189,8 +227,8 @@ static void print_rates(const struct slot_stats *a, const struct slot_stats *b, 
 				if (cli.json) {
 					struct json_object *v = json_object_new_object();
 
-					json_object_object_add(v, "pps", json_object_new_double((double)(uint64_t)(pps * 100 + 0.5) / 100));
-					json_object_object_add(v, "bps", json_object_new_double((double)(uint64_t)(bps + 0.5)));
+					json_object_object_add(v, "packets_per_second", json_object_new_double((double)(uint64_t)(pps * 100 + 0.5) / 100));
+					json_object_object_add(v, "bits_per_second", json_object_new_double((double)(uint64_t)(bps + 0.5)));
 					json_object_object_add(acts, rg_action_names[x], v);
 				} else if (dp) {
 					printf("%-15s %-18s %-10s %12.1f pps %14.0f bit/s\n", b[i].rec.name,
@@ -250,6 +288,9 @@ static void stats_usage(void)
 	       "\n"
 	       "Counters per attached interface and reason, summed over CPUs: packets passed,\n"
 	       "dropped, and would-be dropped (mode=monitor). Zero rows are hidden unless -v.\n"
+	       "Under inexact=challenge a line says what became of the inexact RSTs dropped:\n"
+	       "challenge ACKs sent, limited (one per flow and direction per interval), fallback\n"
+	       "(cannot send on an L3 device) and unrouted (no route back where the RST came from).\n"
 	       "--watch prints rates every SECONDS (0.1-3600) until interrupted; with -j one JSON\n"
 	       "document per line.\n");
 }
@@ -287,12 +328,8 @@ int do_stats(int argc, char **argv)
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "stats takes no arguments ('%s')", argv[optind]);
-	if ((rc = pin_dir_ready(false)))
+	if ((rc = rg_state_open_cli(&st, true)))
 		return rc;
-	err = rg_state_open(&st, cli.pin_dir);
-	if (err)
-		return rg_fail(RC_ERR, "nothing attached: no pinned maps under %s/maps (%s)",
-			       cli.pin_dir, errstr(err));
 	if (interval > 0) {
 		rc = watch(&st, interval);
 	} else if ((err = read_all(&st, s))) {

@@ -1,28 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Shared CLI plumbing: option helpers, strict parsers, pin directory handling, JSON output. */
+/* Shared CLI plumbing: option helpers, strict parsers, pin paths, JSON output. */
 #include "util.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
-
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
 
 struct rg_cli cli = { .pin_dir = RG_DEFAULT_PIN_DIR };
 
@@ -173,157 +163,12 @@ void pin_path(char *buf, size_t len, const char *sub, const char *name)
 		snprintf(buf, len, "%s/%s", cli.pin_dir, sub);
 }
 
-static bool on_bpffs(const char *path)
-{
-	struct statfs st;
-
-	return statfs(path, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* The nearest existing ancestor decides which filesystem a new directory would land on. */
-static void existing_ancestor(const char *path, char *buf, size_t len)
-{
-	struct stat st;
-
-	snprintf(buf, len, "%s", path);
-	while (stat(buf, &st) != 0) {
-		char *slash = strrchr(buf, '/');
-
-		if (!slash || slash == buf) {
-			snprintf(buf, len, "/");
-			return;
-		}
-		*slash = '\0';
-	}
-}
-
-int pin_dir_ready(bool create)
-{
-	char anc[PATH_MAX];
-	struct stat st;
-	int err;
-
-	if (!cli.pin_dir[0] || cli.pin_dir[0] != '/')
-		return rg_fail(RC_USAGE, "--pin-dir must be an absolute path, not '%s'", cli.pin_dir);
-	if (stat(cli.pin_dir, &st) == 0 && !S_ISDIR(st.st_mode))
-		return rg_fail(RC_USAGE, "pin dir %s is not a directory", cli.pin_dir);
-	if (stat(cli.pin_dir, &st) == 0 && on_bpffs(cli.pin_dir))
-		return 0;
-	if (!create) {
-		if (stat(cli.pin_dir, &st) != 0)
-			return rg_fail(RC_ERR, "rstguard is not attached: %s does not exist",
-				       cli.pin_dir);
-		return rg_fail(RC_ERR, "%s is not on a bpffs, so nothing can be pinned there",
-			       cli.pin_dir);
-	}
-	existing_ancestor(cli.pin_dir, anc, sizeof(anc));
-	if (on_bpffs(anc)) {
-		err = mkdir_p(cli.pin_dir);
-		if (err)
-			return rg_fail(RC_ERR, "cannot create pin dir %s: %s", cli.pin_dir,
-				       errstr(err));
-		return 0;
-	}
-	if (geteuid() != 0)
-		return rg_fail(RC_ERR,
-			       "%s is not on a bpffs and mounting one needs root "
-			       "(mount -t bpf bpf %s, or pass --pin-dir under /sys/fs/bpf)",
-			       cli.pin_dir, cli.pin_dir);
-	err = mkdir_p(cli.pin_dir);
-	if (err)
-		return rg_fail(RC_ERR, "cannot create pin dir %s: %s", cli.pin_dir, errstr(err));
-	if (mount("bpf", cli.pin_dir, "bpf", 0, "mode=0700"))
-		return rg_fail(RC_ERR, "cannot mount a bpffs on %s: %s", cli.pin_dir,
-			       errstr(-errno));
-	pr_info("mounted a bpffs on %s\n", cli.pin_dir);
-	return 0;
-}
-
-bool pin_dir_in_use(void)
-{
-	const char *subs[] = { "maps", "links" };
-	char path[PATH_MAX];
-
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		struct dirent *de;
-		DIR *d;
-
-		pin_path(path, sizeof(path), subs[i], NULL);
-		d = opendir(path);
-		if (!d)
-			continue;
-		while ((de = readdir(d)))
-			if (de->d_name[0] != '.') {
-				closedir(d);
-				return true;
-			}
-		closedir(d);
-	}
-	return false;
-}
-
-int pin_dir_lock(void)
-{
-	int fd = open(cli.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
-		rg_fail(RC_ERR, "cannot open %s: %s", cli.pin_dir, errstr(-errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX)) {
-		rg_fail(RC_ERR, "cannot lock %s: %s", cli.pin_dir, errstr(-errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-void pin_dir_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
-
-void pin_dir_remove(void)
-{
-	char parent[PATH_MAX];
-
-	snprintf(parent, sizeof(parent), "%s", cli.pin_dir);
-	dirname(parent);
-	/* A bpffs whose parent is not one was mounted by us (pin_dir_ready): take it away too. */
-	if (on_bpffs(cli.pin_dir) && !on_bpffs(parent)) {
-		if (umount2(cli.pin_dir, UMOUNT_NOFOLLOW))
-			pr_warn("cannot unmount the bpffs on %s: %s\n", cli.pin_dir,
-				errstr(-errno));
-	}
-	if (rmdir(cli.pin_dir) && errno != ENOENT)
-		pr_info("left %s in place: %s\n", cli.pin_dir, errstr(-errno));
-}
-
 void json_print(struct json_object *o)
 {
 	int flags = isatty(STDOUT_FILENO) ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN;
 
+	if (json_object_is_type(o, json_type_object))
+		json_object_object_add(o, "schema_version", json_object_new_int(RG_SCHEMA_VERSION));
 	puts(json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(o);
@@ -350,6 +195,22 @@ uint32_t rg_clock_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint32_t)ts.tv_sec;
+}
+
+uint64_t rg_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t rg_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 const char *errstr(int err)

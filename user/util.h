@@ -11,6 +11,12 @@
 
 /* ip(8)-style exit status; a negative errno never leaks out as one. */
 enum { RC_OK = 0, RC_ERR = 1, RC_USAGE = 2 };
+/* Never an exit status: "nothing is pinned there", which some commands answer with an empty
+ * result rather than an error (main turns it into RC_ERR). */
+#define RC_ABSENT 3
+/* Never an exit status: the command did its work and found the filter not healthy (status);
+ * exit 1, the reason on standard error even under -j, whose document says it already. */
+#define RC_UNHEALTHY 4
 
 #define RG_DEFAULT_PIN_DIR "/sys/fs/bpf/rstguard"
 
@@ -50,28 +56,21 @@ void format_addr(const void *addr, bool v6, char *buf, size_t len);
 /* <pin dir>/<sub>/<name>, or <pin dir>/<sub> when name is NULL. */
 void pin_path(char *buf, size_t len, const char *sub, const char *name);
 
-/*
- * Makes sure the pin directory exists on a bpffs. With create, missing directories are made and,
- * when the place is not a bpffs and we are root, one is mounted there. 0, or an RC_* after
- * rg_fail() said exactly what is missing.
- */
-int pin_dir_ready(bool create);
-/* 1 when the pin directory holds rstguard maps or links. */
-bool pin_dir_in_use(void);
-/* Serialises changes between concurrent rstguard commands: an fd, or -1 after rg_fail(). */
-int pin_dir_lock(void);
-void pin_dir_unlock(int fd);
-/* Removes the pin directory if empty, unmounting the bpffs we mounted there. */
-void pin_dir_remove(void);
-
-/* Prints a JSON document on stdout and releases it. */
+/* The version of the JSON documents every command prints: bumped when a key changes meaning or
+ * goes away (new keys do not bump it). */
+#define RG_SCHEMA_VERSION 1
+/* Prints a JSON document on stdout, with "schema_version" added to it, and releases it. */
 void json_print(struct json_object *o);
 struct json_object *json_u64(uint64_t v);
 
 /* "2025-11-24 02:30:01 UTC" (text) or RFC 3339 (iso). */
 void format_time_ns(uint64_t realtime_ns, bool iso, char *buf, size_t len);
-/* Seconds of the clock the XDP program stamps flows with (CLOCK_MONOTONIC). */
+/* The clocks, in one place. Seconds of the clock the XDP program stamps flows with
+ * (CLOCK_MONOTONIC); nanoseconds of that clock, for intervals; wall-clock nanoseconds, for
+ * what is shown as a date. */
 uint32_t rg_clock_now(void);
+uint64_t rg_monotonic_ns(void);
+uint64_t rg_realtime_ns(void);
 
 /* Returns an errno as a short text, for "what failed, on what, why". */
 const char *errstr(int err);

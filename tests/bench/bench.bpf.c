@@ -59,8 +59,10 @@ int gen_redirect(struct xdp_md *ctx)
 	/* Templates are IPv4 without options; anything else goes out unchanged. */
 	if (!mode || (void *)(th + 1) > end || ip->ihl != 5 || ip->protocol != IPPROTO_TCP)
 		goto out;
-	if (mode & GEN_SEQ) {
-		__u32 seq = bpf_get_prandom_u32();
+	if (mode & (GEN_SEQ | GEN_INEXACT)) {
+		/* Network byte order; a random one needs no conversion. */
+		__u32 seq = (mode & GEN_INEXACT) ? bpf_htonl(BF_CLIENT_NXT + 1 + pick(BF_INEXACT_SPAN))
+						 : bpf_get_prandom_u32();
 
 		csum_replace4(&th->check, th->seq, seq);
 		th->seq = seq;

@@ -47,6 +47,7 @@ enum tmpl {
 	T_RST_TUPLE_GW,  /* RST from a random client to the tracked flows' server: no such flow */
 	T_RST_TUPLE_HOST,/* RST from a random client to the receiver's listening port */
 	T_RST_CONN,      /* RST on one of the real connections (generator picks port and sequence) */
+	T_RST_INEXACT,   /* RST on a tracked flow, inside the server's window past its RCV.NXT */
 	T_MAX
 };
 
@@ -69,6 +70,11 @@ static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
 	if (n & 1)
 		s += (uint32_t)p[n - 1] << 8;
 	return s;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static uint16_t fold(uint32_t s)
@@ -107,7 +113,7 @@ static int build_frames(void)
 {
 	char cli[INET_ADDRSTRLEN], srv[INET_ADDRSTRLEN], rnd[INET_ADDRSTRLEN];
 	uint32_t a;
-	struct pktspec data, rst, gw, host, conn;
+	struct pktspec data, rst, gw, host, conn, inexact;
 
 	a = htonl(BF_CLIENT_ADDR(0));
 	inet_ntop(AF_INET, &a, cli, sizeof(cli));
@@ -121,6 +127,8 @@ static int build_frames(void)
 				 .flags = TF_ACK | TF_PSH, .win = 1024, .payload = 64 };
 	rst = (struct pktspec){ .src = cli, .dst = srv, .sport = BF_CLIENT_PORT(0),
 				.dport = BF_SERVER_PORT, .seq = 0x5eed0001, .flags = TF_RST };
+	inexact = rst;
+	inexact.seq = BF_CLIENT_NXT + 1000;
 	gw = rst;
 	gw.src = rnd;
 	gw.sport = 1024;
@@ -136,6 +144,8 @@ static int build_frames(void)
 	frames[T_RST_TUPLE_HOST].len =
 		pkt_build(frames[T_RST_TUPLE_HOST].buf, sizeof(frames[0].buf), &host);
 	frames[T_RST_CONN].len = pkt_build(frames[T_RST_CONN].buf, sizeof(frames[0].buf), &conn);
+	frames[T_RST_INEXACT].len =
+		pkt_build(frames[T_RST_INEXACT].buf, sizeof(frames[0].buf), &inexact);
 	for (int t = 0; t < T_MAX; t++)
 		if (!frames[t].len)
 			return -1;
@@ -612,6 +622,7 @@ struct row {
 	const char *empty;
 	enum target target;
 	const char *ref;    /* row the target compares with (lookup-only or nft baseline) */
+	uint32_t policy;    /* rstguard policy bits during the row (0: the defaults) */
 };
 
 #define SEQ_FLOW (GEN_SEQ | GEN_FLOW)
@@ -699,6 +710,16 @@ static const struct row rows[] = {
 	  .flows = M1, .prog = PK_RG_GW, .size = 2, .tmpl = T_RST_FLOW, .gen_mode = SEQ_FLOW,
 	  .gen_nflows = M1, .empty = "b_empty_drop", .target = TG_LOOKUP15,
 	  .ref = "b_lookup_rst_1m" },
+	/* In-window, inexact RSTs at live flows: dropped, or dropped and answered with a challenge
+	 * ACK at most every 500 ms per flow and direction (the rest limited). */
+	{ .id = "s7", .title = "inexact RST flood at 4 live flows, 1M tracked, inexact=drop",
+	  .role = "gateway", .flows = M1, .prog = PK_RG_GW, .size = 2, .tmpl = T_RST_INEXACT,
+	  .gen_mode = GEN_INEXACT | GEN_FLOW, .gen_nflows = NCONN,
+	  .empty = "b_empty_drop" },
+	{ .id = "s7", .title = "inexact RST flood at 4 live flows, 1M tracked, inexact=challenge",
+	  .role = "gateway", .flows = M1, .prog = PK_RG_GW, .size = 2, .tmpl = T_RST_INEXACT,
+	  .gen_mode = GEN_INEXACT | GEN_FLOW, .gen_nflows = NCONN,
+	  .empty = "b_empty_drop", .policy = RG_P_INEXACT_CHALLENGE },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
@@ -803,6 +824,31 @@ static int nft(struct bench_env *e, int add)
 	return rc ? -1 : 0;
 }
 
+/* A row's policy on its rstguard instance (0: the defaults). A challenge ACK is sent only where
+ * the router's FIB has the way back: forwarding on in the receiver for the row, and the
+ * generator's address is a permanent neighbour (run.sh). interval_ms 0: the default. */
+static int row_policy(struct bench_env *e, const struct row *r, uint32_t bits, uint32_t interval_ms)
+{
+	struct rg_inst *ri = row_rg(r);
+	struct rg_policy p;
+	uint32_t k = 0;
+	int fd, rc;
+
+	if (!ri || !r->policy)
+		return 0;
+	fd = bpf_map__fd(ri->skel->maps.rg_policy);
+	if (bpf_map_lookup_elem(fd, &k, &p))
+		return -1;
+	p.bits = bits;
+	p.challenge_ms = interval_ms;
+	p.generation++;
+	if (bpf_map_update_elem(fd, &k, &p, BPF_ANY) || enter_ns(e->rcv_ns))
+		return -1;
+	rc = run_cmd("sysctl -qw net.ipv4.ip_forward=%d", bits ? 1 : 0);
+	enter_ns(e->root_ns);
+	return rc ? -1 : 0;
+}
+
 static int measure_row(struct bench_env *e, const struct row *r)
 {
 	const struct frame *f = &frames[r->tmpl];
@@ -827,6 +873,8 @@ static int measure_row(struct bench_env *e, const struct row *r)
 			goto out;
 		g.conn_port = (uint32_t)base;
 	}
+	if (row_policy(e, r, r->policy, 0))
+		goto out;
 	if (row_rg(r))
 		rg_reasons(row_rg(r), e->ncpu, before);
 	err = live_measure(e, fd, f->buf, f->len, &g, &lr);
@@ -853,7 +901,27 @@ out:
 	conns_close(&c);
 	if (r->nft)
 		nft(e, 0);
+	if (row_policy(e, r, 0, 0))
+		err = -1;
 	return err;
+}
+
+/* The program alone on the row's template frame. Repetitions run on one buffer, so a challenge
+ * would rewrite it for the next: under a challenge policy a first run sends the flow's one, and
+ * with the interval at its longest every repetition is the limited path, as in a flood. */
+static double test_run_rg(struct bench_env *e, const struct row *r)
+{
+	const struct frame *f = &frames[r->tmpl];
+	double ns;
+
+	if (r->policy && (row_policy(e, r, r->policy, 0) ||
+			  test_run_ns(e, row_prog(r, e), f->buf, f->len, 1) < 0 ||
+			  row_policy(e, r, r->policy, 60000)))
+		return -1;
+	ns = test_run_ns(e, row_prog(r, e), f->buf, f->len, 2000000);
+	if (row_policy(e, r, 0, 0))
+		return -1;
+	return ns;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -922,6 +990,14 @@ static int check_generator(struct bench_env *e)
 					rows[i].id);
 				return -1;
 			}
+			/* An inexact RST must sit where the flows' receiver calls it inexact. */
+			if ((rows[i].gen_mode & GEN_INEXACT) &&
+			    get32(out + 14 + 20 + 4) - (BF_CLIENT_NXT + 1) >= BF_INEXACT_SPAN) {
+				fprintf(stderr, "bench: generator frame for %s has sequence %u, not "
+					"past %u within %u\n", rows[i].id, get32(out + 38),
+					BF_CLIENT_NXT, BF_INEXACT_SPAN);
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -948,6 +1024,16 @@ static int check_flows(struct bench_env *e)
 				"(out_of_window %llu, inexact %llu, no_flow %llu)\n", r->flows,
 				(unsigned long long)oow, (unsigned long long)exp,
 				(unsigned long long)nof);
+			return -1;
+		}
+		/* The inexact rows' template, judged inexact. */
+		exp = rg_reason_count(r, RG_R_INEXACT, e->ncpu);
+		if (test_run_ns(e, r->prog_fd, frames[T_RST_INEXACT].buf,
+				frames[T_RST_INEXACT].len, 1) < 0)
+			return -1;
+		if (rg_reason_count(r, RG_R_INEXACT, e->ncpu) - exp != 1) {
+			fprintf(stderr, "bench: the inexact template is not inexact for the %u-flow "
+				"gateway program\n", r->flows);
 			return -1;
 		}
 	}
@@ -1039,6 +1125,10 @@ static void main_verdict(const struct row *r, char *b, size_t n)
 	else
 		snprintf(b, n, "%s %.1f%%", rg_reason_names[best],
 			 100.0 * (double)m->reasons[best] / (double)total);
+	if (m->reasons[RG_R_CHALLENGE_SENT] + m->reasons[RG_R_CHALLENGE_LIMITED])
+		snprintf(b + strlen(b), n - strlen(b), ", %llu challenge ACKs sent, %llu limited",
+			 (unsigned long long)m->reasons[RG_R_CHALLENGE_SENT],
+			 (unsigned long long)m->reasons[RG_R_CHALLENGE_LIMITED]);
 }
 
 /* bpf_stats adds two clock reads around every run; the empty program's figure is that
@@ -1160,7 +1250,7 @@ static void report(const struct bench_env *e, const char *outdir, const struct m
 		const struct res *m = RES(r);
 		const char *role = r->role ? r->role : "-";
 		double ratio = ratio_to_empty(r), add = added_ns(r), pn = prog_net(r);
-		char mpps[16], nspp[16], adds[16], pns[16], trn[16], fl[16], res[160], mv[64];
+		char mpps[16], nspp[16], adds[16], pns[16], trn[16], fl[16], res[160], mv[128];
 		char rounds[256] = "";
 		struct verdict v;
 
@@ -1465,8 +1555,7 @@ int main(int argc, char **argv)
 		m->m_gen = best(m->gen_ns, m->nres, 0);
 		/* The program alone on one fixed frame; the stack rows have no program of their own. */
 		if (m->nres && (r->prog != PK_PASS || !strncmp(r->id, "b_empty", 7)))
-			m->test_run_ns = test_run_ns(&e, row_prog(r, &e), frames[r->tmpl].buf,
-						     frames[r->tmpl].len, 2000000);
+			m->test_run_ns = test_run_rg(&e, r);
 	}
 	detach_rcv(&e);
 	report(&e, outdir, &mem, now_s() - t_start, machine, note,

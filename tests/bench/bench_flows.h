@@ -24,6 +24,12 @@ enum gen_mode {
 	GEN_FLOW = 2,  /* random tracked flow: source address and port of flow [0, gen_nflows) */
 	GEN_TUPLE = 4, /* random source address and port: a flow that does not exist */
 	GEN_CONN = 8,  /* random source port among gen_nconn real connections */
+	GEN_INEXACT = 16, /* sequence number inside the server's window past its RCV.NXT: an RST
+			   * on a tracked flow that is in window but not exact (BF_INEXACT_SPAN) */
 };
+
+/* GEN_INEXACT draws from BF_CLIENT_NXT + 1 .. + BF_INEXACT_SPAN: the server's window is
+ * 65535 << 7 in every tracked flow. */
+#define BF_INEXACT_SPAN (1u << 20)
 
 #endif

@@ -49,6 +49,9 @@ ip -n "$rcv" link set "$rif" up
 ip netns exec "$rcv" sysctl -qw net.ipv4.ip_forward=0 net.ipv4.conf.all.rp_filter=0 \
 	net.ipv4.conf.default.rp_filter=0 "net.ipv4.conf.$rif.rp_filter=0"
 ip -n "$rcv" route add 198.19.0.0/16 via 198.18.0.1 dev "$rif"
+# The router's FIB knows the generator as a neighbour: where an inexact=challenge row sends its
+# challenge ACKs (XDP_TX back into the generator's veth).
+ip -n "$rcv" neigh replace 198.18.0.1 lladdr 02:00:00:00:00:01 dev "$rif" nud permanent
 
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- bpf 2>/dev/null; then rev="$rev with uncommitted bpf/ changes"; fi

@@ -470,9 +470,10 @@ def run_flowfull(x):
     cap = x.s["flows"]
     g = x.g
     g.run("attach", "eth0", "eth1", "--role", "gateway", "--flows", str(cap))
-    st = g.json("status")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
+    st = status_doc(g)
     x.check("gateway attached with a table of %d flows" % cap,
-            st["flow_table"]["max_entries"] == cap, st["flow_table"])
+            st["flow_table"]["ipv4"]["capacity"] == cap, st["flow_table"])
     flood_port = 9999
     # srv's stack never answers the flood (its SYNs die before the stack), so the flood's flows
     # stay half open, as a spoofed-source flood's would.
@@ -491,9 +492,9 @@ def run_flowfull(x):
     time.sleep(0.3)
     err = busy.stop()
     c1 = g.counters()
-    st = g.json("status")
+    st = status_doc(g)
     created = nl.delta(c1, c0, "flow_created")
-    in_table = st["flow_table"]["ipv4"]
+    in_table = st["flow_table"]["ipv4"]["entries"]
     x.check("SYN flood of %d distinct source ports (%.1fx the table) in %s: every SYN "
             "created an entry" % (sent, sent / cap, ms(dt)), created >= sent,
             "flow_created moved by %d" % created)
@@ -578,9 +579,10 @@ def run_kill(x):
     rng = random.Random(11)
     g = x.g
     g.run("attach", "eth0", "eth1", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     g.policy(timewait="drop")  # not the default: a restart that rewrote defaults would show
     pol0 = g.policy_show()
-    st0 = g.json("status")
+    st0 = status_doc(g)
     a, c = x.pair()
     nl.exchange(c, a)
     la, lp, ra, rp = nl.endpoints(a)
@@ -652,7 +654,7 @@ def run_kill(x):
         time.sleep(rng.uniform(0.0, t_attach))
         kill9(p) if p.poll() is None else None
         outcomes.append("killed" if p.returncode == -signal.SIGKILL else "rc%d" % p.returncode)
-        st = g.json("status")
+        st = status_doc(g)
         states = sorted((i["name"], i["state"]) for i in st["interfaces"])
         d1 = drops()
         time.sleep(0.05)
@@ -670,8 +672,9 @@ def run_kill(x):
         if p.poll() is None:
             kill9(p)
     pol1 = g.policy_show()
-    same = {k: v for k, v in pol1.items() if k != "generation"} == \
-        {k: v for k, v in pol0.items() if k != "generation"}
+    varying = ("policy_generation",)
+    same = {k: v for k, v in pol1.items() if k not in varying} == \
+        {k: v for k, v in pol0.items() if k not in varying}
     x.check("policy set SIGKILLed %d times: the policy is the one set before" %
             x.s["policy_kills"], same, "before %s after %s" % (pol0, pol1))
     # A first attach (maps created, record, link, pin) SIGKILLed on a spare interface with its
@@ -693,11 +696,13 @@ def run_kill(x):
         st = gf.run("status", "-j", check=False)
         p2 = gf.run("attach", "fx0", "--role", "gateway", check=False)
         ok = p2.returncode == 0 and [(i["name"], i["state"]) for i in
-                                     gf.json("status")["interfaces"]] == [("fx0", "ok")]
+                                     status_doc(gf)["interfaces"]] == [("fx0", "ok")]
         p3 = gf.run("detach", "--all", check=False)
         clean = p3.returncode == 0 and not os.path.exists(gf.pin_dir) and \
             xdp_prog_id(x, "rtr", "fx0") is None
-        if st.returncode != 0 or not ok or not clean:
+        # An attach killed after its slot record and before its link leaves an interface
+        # that is not ok: status says so with exit 1, and still prints the whole document.
+        if not status_read(st) or not ok or not clean:
             first.append("kill %d (%s): status rc %d, re-attach rc %d %s, detach --all rc %d %s"
                          % (i, "killed" if killed else "finished", st.returncode, p2.returncode,
                             p2.stderr.strip(), p3.returncode, p3.stderr.strip()))
@@ -707,7 +712,7 @@ def run_kill(x):
     nl.sh(rtr, "ip", "link", "del", "fx0")
     # The next command adopts the pinned state: status, and a replacement that completes.
     p = g.run("attach", "eth0", "eth1", check=False)
-    st = g.json("status")
+    st = status_doc(g)
     x.check("the next attach adopts the pinned links (replaces, keeps role and slots)",
             p.returncode == 0 and p.stdout.count("replaced program") == 2 and
             sorted((i["name"], i["slot"], i["role"], i["state"]) for i in st["interfaces"]) ==
@@ -768,6 +773,7 @@ def bits_of(p):
 def run_flip(x):
     g = x.g
     g.run("attach", "eth0", "eth1", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     g.policy(**P1)
     sn = nl.Sniffer(x.ns["srv"], "eth0")
     a, c = x.pair()
@@ -780,7 +786,7 @@ def run_flip(x):
     t = x.nft_table("srv", {"pre": ("prerouting", -300, [
         "ip saddr %s tcp sport %d tcp dport %d tcp flags & rst == rst tcp sequence %d "
         "counter name inexact" % (ra, rp, lp, seq)])}, counters=("inexact",))
-    gen0 = g.policy_show()["generation"]
+    gen0 = g.policy_show()["policy_generation"]
     c0 = g.counters()
     flood = Flood(x, [("seq", ra, la, rp, lp, seq), ("noflow", x.ip["atk"], x.ip["srv"])],
                   rate=20000)
@@ -797,7 +803,7 @@ def run_flip(x):
     # Then as fast as the kernel takes them: the same two policies written straight into the
     # pinned map, each write whole (bits, generation and timeouts), as the CLI writes them.
     m = BpfMap(x.pin + "/maps/rg_policy")
-    cur = bytearray(m.lookup(40))
+    cur = bytearray(m.lookup(52))
     gen = struct.unpack_from("I", cur, 4)[0]
     raw = 0
     t1 = time.monotonic()
@@ -822,8 +828,8 @@ def run_flip(x):
            "aborted connections" % (n, t_cli, raw, t_raw, sent[0], sent[1], len(res)))
     x.check("every policy set exited 0", not bad_rc, "%d failed: %s" % (len(bad_rc), bad_rc[:3]))
     x.check("policy generation moved by exactly the %d writes" % (n - len(bad_rc) + raw),
-            pol["generation"] == (gen0 + n - len(bad_rc) + raw) & M32,
-            "generation %d -> %d" % (gen0, pol["generation"]))
+            pol["policy_generation"] == (gen0 + n - len(bad_rc) + raw) & M32,
+            "generation %d -> %d" % (gen0, pol["policy_generation"]))
     x.check("the flips ended on the first policy (enforce, inexact=drop, unknown=drop)",
             all(pol[k] == v for k, v in P1.items()), pol)
     x.check("no torn policy: no RST counted would_drop (that needs monitor with drop, a mix of "
@@ -832,10 +838,14 @@ def run_flip(x):
             (d("inexact", "drop"), d("inexact", "pass"), sent[0]),
             d("inexact", "drop") + d("inexact", "pass") == sent[0] == d("inexact", None),
             changed(c1, c0))
-    x.check("every no-flow RST counted no_flow/drop or no_flow/pass (%d + %d = %d sent)" %
-            (d("no_flow", "drop"), d("no_flow", "pass"), sent[1]),
-            d("no_flow", "drop") + d("no_flow", "pass") == sent[1] == d("no_flow", None),
-            changed(c1, c0))
+    # A random 4-tuple whose presence bits the aborted connections happen to have set is
+    # untracked (passed, the endpoint judges): rare at this fill, never a drop.
+    x.check("every no-flow RST counted no_flow/drop or no_flow/pass, or untracked/pass for a "
+            "rare presence-filter collision (%d + %d + %d = %d sent)" %
+            (d("no_flow", "drop"), d("no_flow", "pass"), d("untracked", "pass"), sent[1]),
+            d("no_flow", "drop") + d("no_flow", "pass") + d("untracked", "pass") == sent[1] and
+            d("no_flow", None) + d("untracked", None) == sent[1] and
+            d("untracked", "pass") <= sent[1] // 1000, changed(c1, c0))
     x.check("both policies governed part of the stream",
             min(d("inexact", "drop"), d("inexact", "pass"), d("no_flow", "drop"),
                 d("no_flow", "pass")) > 0, changed(c1, c0))
@@ -869,6 +879,7 @@ def bpftool(*args, check=True):
 def run_replace(x):
     g = x.g
     g.run("attach", "eth0", "eth1", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     a, c = x.pair()
     la, lp, ra, rp = nl.endpoints(a)
     # Packets of the connection counted where they leave one end and where they reach the other:
@@ -916,7 +927,7 @@ def run_replace(x):
             not lost_flow, lost_flow[:3])
     mono = monotonic(samples)
     x.check("counters only grew across the replacements", mono is None, mono)
-    st = g.json("status")
+    st = status_doc(g)
     x.check("status: both interfaces ok, slots and roles kept",
             sorted((i["name"], i["slot"], i["role"], i["state"]) for i in st["interfaces"]) ==
             [("eth0", 0, "gateway", "ok"), ("eth1", 1, "gateway", "ok")], st["interfaces"])
@@ -935,7 +946,7 @@ def run_replace(x):
     x.check("attach over a pinned rg_policy of another layout: exit 1 or 2",
             p.returncode in (1, 2), "exit %d: %s" % (p.returncode, msg))
     x.check("... the message names the map, the mismatch and the way out",
-            "rg_policy" in msg and "value size 8" in msg and "40" in msg and
+            "rg_policy" in msg and "value size 8, this build 52" in msg and
             "detach --all" in msg, msg)
     x.check("... nothing changed: same programs on eth0/eth1, the foreign pin untouched",
             {i: xdp_prog_id(x, "rtr", i) for i in ("eth0", "eth1")} == ids0 and
@@ -1033,8 +1044,25 @@ def run_replace(x):
 
 # --- 5. interface down/up and deleted -------------------------------------------------------------
 
+def status_read(p):
+    """The document of a finished 'status -j': exit 1 with one means an interface is not ok."""
+    try:
+        d = json.loads(p.stdout)
+    except ValueError:
+        return None
+    return d if p.returncode in (0, 1) and "interfaces" in d else None
+
+
+def status_doc(g):
+    """'status -j' of a Guard, whatever the health of its interfaces."""
+    d = status_read(g.run("status", "-j", check=False))
+    if d is None:
+        raise RuntimeError("rstguard status -j gave no document")
+    return d
+
+
 def states(g):
-    return {i["name"]: i["state"] for i in g.json("status")["interfaces"]}
+    return {i["name"]: i["state"] for i in status_doc(g)["interfaces"]}
 
 
 def run_ifdown(x):
@@ -1044,6 +1072,7 @@ def run_ifdown(x):
     for i in ("fx0", "fx1"):
         nl.sh(rtr, "ip", "link", "set", i, "up")
     g.run("attach", "eth0", "eth1", "fx0", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     ids0 = {i: xdp_prog_id(x, "rtr", i) for i in ("eth0", "eth1")}
     a, c = x.pair()
     nl.exchange(c, a)
@@ -1249,6 +1278,7 @@ def run_asym(x):
     for a, c in c_pre:
         nl.exchange(c, a)
     g.run("attach", "eth0", "eth1", "--role", "gateway")
+    g.policy(learning=0)  # the steady state: RSTs of unseen flows are no_flow
     c_new = [x.pair("srv_asym") for _ in range(3)]   # handshake seen, SYN-ACK not
     for a, c in c_pre + c_new:
         nl.exchange(c, a)
@@ -1265,7 +1295,7 @@ def run_asym(x):
         dc, ds = dir_from(f, ra, rp), dir_from(f, la, lp)
         mid = (a, c) in c_pre
         if not dc["seen"] or ds["seen"] or any(ds[k] for k in ("isn", "seq_end", "ack",
-                                                                  "max_win")) or \
+                                                                  "max_window_bytes")) or \
                 (mid and f["state"] != "one_way"):
             bad.append(f)
     states_seen = sorted({flow_of(doc, nl.endpoints(a)[1], nl.endpoints(a)[3])["state"]

@@ -80,7 +80,9 @@ xdp_on_router() {
 	done
 }
 
-if rg rtr attach eth0 eth1 --role gateway --xdp-mode native >"$E2E_TMP/attach.out" 2>&1; then
+# The scenarios test the steady state: no learning period, so unseen flows' RSTs are no_flow.
+if rg rtr attach eth0 eth1 --role gateway --xdp-mode native >"$E2E_TMP/attach.out" 2>&1 &&
+	rg rtr policy set learning=0 >>"$E2E_TMP/attach.out" 2>&1; then
 	check "gateway: rstguard attached to rtr:eth0 and rtr:eth1, gateway role, native mode" \
 		eval 'xdp_on_router xdp && status_is rtr gateway native eth0 eth1'
 	# Server under attack from the client's segment: every scenario, and a session that was up

@@ -17,13 +17,17 @@ int fz_verbose;
 const char *const fz_reason_name[RG_R_MAX + 1] = {
 	[RG_R_VALID] = "valid", [RG_R_OUT_OF_WINDOW] = "out_of_window",
 	[RG_R_INEXACT] = "inexact", [RG_R_NO_FLOW] = "no_flow", [RG_R_ONE_WAY] = "one_way",
-	[RG_R_UNVERIFIED] = "unverified",
+	[RG_R_UNVERIFIED] = "unverified", [RG_R_UNTRACKED] = "untracked",
+	[RG_R_LEARNING] = "learning",
 	[RG_R_SYN_SENT_BAD_ACK] = "syn_sent_bad_ack", [RG_R_TIMEWAIT] = "timewait",
 	[RG_R_BAD_FLAGS] = "bad_flags", [RG_R_EXEMPT] = "exempt",
 	[RG_R_UNPROTECTED] = "unprotected", [RG_R_SHORT_FRAGMENT] = "short_fragment",
 	[RG_R_DEEP_CHAIN] = "deep_chain", [RG_R_FRAGMENT] = "fragment",
 	[RG_R_NON_RST] = "non_rst_tcp", [RG_R_MALFORMED] = "malformed",
 	[RG_R_FLOW_CREATED] = "flow_created", [RG_R_FLOW_INSERT_FAIL] = "flow_insert_fail",
+	[RG_R_CHALLENGE_SENT] = "challenge_sent", [RG_R_CHALLENGE_LIMITED] = "challenge_limited",
+	[RG_R_CHALLENGE_FALLBACK] = "challenge_fallback",
+	[RG_R_CHALLENGE_UNROUTED] = "challenge_unrouted",
 	[RG_R_MAX] = "(none)",
 };
 
@@ -79,7 +83,8 @@ void fz_set_policy(__u32 bits)
 
 static int is_event(int r)
 {
-	return r == RG_R_FLOW_CREATED || r == RG_R_FLOW_INSERT_FAIL;
+	return r == RG_R_FLOW_CREATED || r == RG_R_FLOW_INSERT_FAIL ||
+	       (r >= RG_R_CHALLENGE_SENT && r <= RG_R_CHALLENGE_UNROUTED);
 }
 
 int fz_key4(const struct mpkt *p, struct rg_flow_key4 *k)
@@ -302,7 +307,8 @@ int fz_step(const __u8 *f, size_t n, struct mpkt *mp, struct fz_obs *o)
 	if (judged) {
 		switch (o->reason) {
 		case RG_R_VALID: case RG_R_OUT_OF_WINDOW: case RG_R_INEXACT: case RG_R_NO_FLOW:
-		case RG_R_ONE_WAY: case RG_R_UNVERIFIED: case RG_R_SYN_SENT_BAD_ACK: case RG_R_TIMEWAIT:
+		case RG_R_ONE_WAY: case RG_R_UNVERIFIED: case RG_R_UNTRACKED: case RG_R_LEARNING:
+		case RG_R_SYN_SENT_BAD_ACK: case RG_R_TIMEWAIT:
 			break;
 		default:
 			fz_fail("in-scope RST judged %s, not an acceptance reason",

@@ -52,6 +52,8 @@ void dp_init(void)
 	REG(rg_presence);
 	REG(rg_recent);
 	REG(rg_ifaces);
+	REG(rg_chal);
+	REG(rg_chal_key);
 	shim_map_set_capacity(&rg_flows4, FZ_FLOWS);
 	shim_map_set_capacity(&rg_flows6, FZ_FLOWS);
 	unprotect(&cfg_role, sizeof(cfg_role));

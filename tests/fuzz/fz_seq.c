@@ -68,7 +68,6 @@ struct seq {
 	__u32 fack[2][16];      /* and their ACK fields */
 	int nfend[2];
 	int restarted;          /* a contest restarted the entry at some point (its FINs may be lost) */
-	int evicted;            /* the table lost the entry (table pressure) at some point */
 	/* host role */
 	int stack_synced;       /* the stack has consumed everything XDP passed */
 	__u32 stack_rcv;        /* local socket's rcv_nxt as the stack has it */
@@ -386,8 +385,9 @@ static int g_judge(const struct gview *g, int s, const struct mpkt *p)
 	__u32 lo, hi;
 	int st;
 
+	/* A 4-tuple the table held once (expired, or evicted) is untracked: the endpoint judges. */
 	if (!g_live(g))
-		return RG_R_NO_FLOW;
+		return g->exists ? RG_R_UNTRACKED : RG_R_NO_FLOW;
 	if (rcv->syn && !snd->ack) {
 		/* Receiver in SYN-SENT (the sender acknowledged nothing): only the ACK is checked;
 		 * if the receiver went on with ACKs, or the sender sent a SYN of its own
@@ -754,11 +754,8 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 			"one-sided and neither contested nor holding a lone SYN");
 	expect = g_judge(&s->g, dir, &mp);
 	if (s->mode == CLEAN) {
-		/* Where the table lost the entry, remembering the flow elsewhere may pass its resets
-		 * as unverified rather than leave them to policy unknown. */
-		if (!(s->evicted && expect == RG_R_NO_FLOW && o.reason == RG_R_UNVERIFIED && !afound))
-			fz_expect(&o, expect, kind == LEGIT ? "gateway: legitimate reset" :
-				  "gateway: forged reset");
+		fz_expect(&o, expect, kind == LEGIT ? "gateway: legitimate reset" :
+			  "gateway: forged reset");
 	} else if (s->mode == BLIND) {
 		/* The invariant: no legitimate reset is dropped, whatever blind segments preceded it
 		 * (forged handshakes on the live 4-tuple included) and whatever the table lost.
@@ -798,7 +795,7 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 		       ((af.dflags[!dir] & RG_D_ACK) && mp.seq + 1 == af.d[!dir].ack))) &&
 		    !((mp.flags & M_ACK) && pend_syn_has(s, !dir, mp.ack - 1)) &&
 		    !forged_edge(s, dir, mp.seq) &&
-		    !(expect == RG_R_NO_FLOW && afound &&
+		    !((expect == RG_R_NO_FLOW || expect == RG_R_UNTRACKED) && afound &&
 		      g_exact_if_fin_lost(&s->g, dir, &mp, &af, s->restarted)))
 			fz_fail("gateway: blind forged reset seq %u ack %u judged valid (view: %s)",
 				mp.seq, mp.ack, fz_reason_name[expect]);
@@ -1136,8 +1133,9 @@ static void op_evict(struct seq *s)
 	if (fz_verbose)
 		printf("  [table pressure evicts the entry]\n");
 	fz_evict(&mp);
-	s->g.exists = 0;
-	s->evicted = 1;
+	/* To the view, the entry is gone as if it had expired: the 4-tuple was tracked before. */
+	if (s->g.exists)
+		s->g.last_seen = now_s() - 1000000;
 }
 
 static void op_raw(struct seq *s, struct in *in)

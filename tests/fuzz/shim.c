@@ -372,6 +372,53 @@ long bpf_xdp_load_bytes(struct xdp_md *ctx, __u32 offset, void *buf, __u32 len)
 	return 0;
 }
 
+long bpf_xdp_store_bytes(struct xdp_md *ctx, __u32 offset, void *buf, __u32 len)
+{
+	__u32 size;
+
+	if (ctx != cur_ctx)
+		die("bpf_xdp_store_bytes: foreign context");
+	size = ctx->data_end - ctx->data;
+	if (offset > 0xffff || len > 0xffff || len == 0)
+		return -EFAULT;
+	if (offset + len > size)
+		return -EINVAL;
+	memcpy((void *)(unsigned long)ctx->data + offset, buf, len);
+	return 0;
+}
+
+/* As the kernel: at least an Ethernet header stays, growth is zeroed, and the frame may reach
+ * the end of its buffer (a page for veth and most drivers). */
+long bpf_xdp_adjust_tail(struct xdp_md *ctx, int delta)
+{
+	__u8 *data, *end, *nend;
+
+	if (ctx != cur_ctx)
+		die("bpf_xdp_adjust_tail: foreign context");
+	data = (__u8 *)(unsigned long)ctx->data;
+	end = (__u8 *)(unsigned long)ctx->data_end;
+	nend = end + delta;
+	if (nend < data + 14 || nend > pkt_area + PKT_AREA)
+		return -EINVAL;
+	if (nend > end) {
+		ASAN_UNPOISON_MEMORY_REGION(end, nend - end);
+		memset(end, 0, nend - end);
+	} else {
+		ASAN_POISON_MEMORY_REGION(nend, end - nend);
+	}
+	ctx->data_end = (__u32)(unsigned long)nend;
+	return 0;
+}
+
+/* Deterministic, so that a replayed input takes the same path. */
+__u32 bpf_get_prandom_u32(void)
+{
+	static __u32 x = 0x2545f491;
+
+	x = x * 1664525u + 1013904223u;
+	return x;
+}
+
 struct xdp_md *shim_packet_begin(const void *frame, size_t len, __u32 ingress_ifindex)
 {
 	__u8 *data;

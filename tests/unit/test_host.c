@@ -24,7 +24,7 @@
 #define RG_TCP_RECV_QUEUE 1
 
 #define ALL_POLICY (RG_P_MONITOR | RG_P_INEXACT_PASS | RG_P_UNKNOWN_PASS | RG_P_TIMEWAIT_DROP | \
-		    RG_P_UNPARSED_PASS)
+		    RG_P_UNPARSED_PASS | RG_P_INEXACT_CHALLENGE)
 
 /* Addresses of one family: two local endpoints on lo, and addresses routed into a veth that
  * nobody answers on (a SYN to them stays in SYN-SENT, a forwarded flow passes "through" us). */
@@ -560,6 +560,10 @@ static void case_established(struct rg_env *e, const struct fam *f, int lfd, uin
 	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s rcv_nxt+300 inexact", f->name);
 	policy(e, RG_P_INEXACT_PASS);
 	expect(e, &s, XDP_PASS, RG_R_INEXACT, RG_ACT_PASS, "%s inexact, inexact=pass", f->name);
+	/* A full socket challenges by itself (RFC 5961 in Linux): the RST goes to the kernel. */
+	policy(e, RG_P_INEXACT_CHALLENGE);
+	expect(e, &s, XDP_PASS, RG_R_INEXACT, RG_ACT_PASS, "%s inexact, inexact=challenge: to the "
+	       "kernel", f->name);
 	policy(e, 0);
 
 	s.seq = nxt + 0x40000000;
@@ -760,6 +764,11 @@ static void case_close_wait(struct rg_env *e, const struct fam *f, int lfd, uint
 	s.seq = cnxt + 100;
 	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s orphan FIN-WAIT-2 in window",
 	       f->name);
+	/* The timewait socket would take it (no RFC 5961 there): dropped, no challenge. */
+	policy(e, RG_P_INEXACT_CHALLENGE);
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s orphan FIN-WAIT-2 in window, "
+	       "inexact=challenge", f->name);
+	policy(e, 0);
 	s.seq = cnxt + 0x40000000;
 	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s orphan FIN-WAIT-2 blind",
 	       f->name);
@@ -865,6 +874,11 @@ static void case_request_and_sack(struct rg_env *e, const struct fam *f, int lfd
 	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s SYN-RECV exact", f->name);
 	s.seq = nxt + 100;
 	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s SYN-RECV in window", f->name);
+	/* tcp_check_req resets on any in-window RST: dropped, no challenge. */
+	policy(e, RG_P_INEXACT_CHALLENGE);
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s SYN-RECV in window, "
+	       "inexact=challenge", f->name);
+	policy(e, 0);
 	s.seq = nxt + 0x40000000;
 	expect(e, &s, XDP_DROP, RG_R_OUT_OF_WINDOW, RG_ACT_DROP, "%s SYN-RECV blind", f->name);
 	s.seq = nxt - 1;

@@ -1042,7 +1042,8 @@ static int judged_reason(int r)
 {
 	switch (r) {
 	case RG_R_VALID: case RG_R_OUT_OF_WINDOW: case RG_R_INEXACT: case RG_R_NO_FLOW:
-	case RG_R_ONE_WAY: case RG_R_UNVERIFIED: case RG_R_SYN_SENT_BAD_ACK: case RG_R_TIMEWAIT:
+	case RG_R_ONE_WAY: case RG_R_UNVERIFIED: case RG_R_UNTRACKED: case RG_R_LEARNING:
+	case RG_R_SYN_SENT_BAD_ACK: case RG_R_TIMEWAIT:
 	case RG_R_BAD_FLAGS: case RG_R_EXEMPT: case RG_R_UNPROTECTED:
 		return 1;
 	default:

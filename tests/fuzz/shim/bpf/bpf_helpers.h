@@ -43,6 +43,9 @@ long bpf_map_delete_elem(void *map, const void *key);
 __u64 bpf_ktime_get_coarse_ns(void);
 __u64 bpf_ktime_get_ns(void);
 long bpf_xdp_load_bytes(struct xdp_md *ctx, __u32 offset, void *buf, __u32 len);
+long bpf_xdp_store_bytes(struct xdp_md *ctx, __u32 offset, void *buf, __u32 len);
+long bpf_xdp_adjust_tail(struct xdp_md *ctx, int delta);
+__u32 bpf_get_prandom_u32(void);
 long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags);
 struct bpf_sock *bpf_skc_lookup_tcp(void *ctx, struct bpf_sock_tuple *tuple, __u32 tuple_size,
 				    __u64 netns, __u64 flags);
