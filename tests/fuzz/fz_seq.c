@@ -45,6 +45,7 @@ struct gdir {
 };
 struct gview {
 	int exists, midstream, wsunk;
+	int gone;               /* table pressure evicted the entry: tracked before, none now */
 	__u32 last_seen;
 	struct gdir d[2];
 };
@@ -229,7 +230,7 @@ static int g_state(const struct gview *g)
 
 static int g_live(const struct gview *g)
 {
-	return g->exists && !(now_s() - g->last_seen > timeouts[g_state(g)]);
+	return g->exists && !g->gone && !(now_s() - g->last_seen > timeouts[g_state(g)]);
 }
 
 /* Shift of a direction's windows: both SYNs must carry the option; unknown means the largest. */
@@ -479,7 +480,7 @@ static void g_compare(const struct gview *g, const struct mpkt *mp)
 		fz_key4(mp, &k);
 		found = dp_flow4(&k, &got) == 0;
 	}
-	if (!g->exists) {
+	if (!g->exists || g->gone) {
 		if (found)
 			fz_fail("gateway: an entry exists that no legitimate segment created");
 		return;
@@ -1133,9 +1134,9 @@ static void op_evict(struct seq *s)
 	if (fz_verbose)
 		printf("  [table pressure evicts the entry]\n");
 	fz_evict(&mp);
-	/* To the view, the entry is gone as if it had expired: the 4-tuple was tracked before. */
+	/* To the view the entry is gone, its 4-tuple tracked before (untracked, as if expired). */
 	if (s->g.exists)
-		s->g.last_seen = now_s() - 1000000;
+		s->g.gone = 1;
 }
 
 static void op_raw(struct seq *s, struct in *in)
