@@ -400,9 +400,9 @@ static __always_inline int seg_exact(const struct rg_flow *f, int s, const struc
 
 /* ---- classification ------------------------------------------------------------------------ */
 
-static __always_inline int classify_syn(const struct rg_flow *f, int s)
+static __always_inline int classify_syn(const struct rg_flow *f, int s, int verified)
 {
-	int st = flow_state(f), verified = flow_verified(f);
+	int st = flow_state(f);
 
 	if (state_over(st))
 		return ROW_SYN_REUSE;
@@ -417,20 +417,22 @@ static __always_inline int classify_syn(const struct rg_flow *f, int s)
 	return verified ? ROW_IGNORE : ROW_SYN_CONTRADICTS;
 }
 
-static __always_inline int classify_synack(const struct rg_flow *f, int s, const struct pkt *p)
+static __always_inline int classify_synack(const struct rg_flow *f, int s, const struct pkt *p,
+					   int verified)
 {
 	if (synack_answers_held_syn(f, s, p))
 		return ROW_SYNACK_ANSWER;
 	if (synack_answers_pending(f, s))
 		return ROW_SYNACK_REOPEN;
-	return flow_verified(f) ? ROW_IGNORE : ROW_SYNACK_UNVERIFIED;
+	return verified ? ROW_IGNORE : ROW_SYNACK_UNVERIFIED;
 }
 
-static __always_inline int classify_ack(const struct rg_flow *f, int s, const struct pkt *p)
+static __always_inline int classify_ack(const struct rg_flow *f, int s, const struct pkt *p,
+					int verified)
 {
 	if (!(p->flags & TCPF_ACK) || p->partial)
 		return ROW_IGNORE;
-	if (flow_verified(f))
+	if (verified)
 		return f->pending ? ROW_ACK_PENDING : ROW_ACK_VERIFIED;
 	if (!dir_seen(f->dflags[!s]))
 		return ROW_ACK_ONE_SIDED;
@@ -442,11 +444,13 @@ static __always_inline int classify_ack(const struct rg_flow *f, int s, const st
 /* The row of the decision table (top of this file) that a segment of direction s takes. */
 static __always_inline int flow_classify(const struct rg_flow *f, int s, const struct pkt *p)
 {
+	int verified = flow_verified(f);
+
 	if (is_syn(p))
-		return classify_syn(f, s);
+		return classify_syn(f, s, verified);
 	if (p->flags & TCPF_SYN)
-		return classify_synack(f, s, p);
-	return classify_ack(f, s, p);
+		return classify_synack(f, s, p, verified);
+	return classify_ack(f, s, p, verified);
 }
 
 /* ---- handlers, one per row --------------------------------------------------------------- */

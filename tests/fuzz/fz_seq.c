@@ -45,6 +45,7 @@ struct gdir {
 };
 struct gview {
 	int exists, midstream, wsunk;
+	int gone;               /* table pressure evicted the entry: tracked before, none now */
 	__u32 last_seen;
 	struct gdir d[2];
 };
@@ -68,7 +69,6 @@ struct seq {
 	__u32 fack[2][16];      /* and their ACK fields */
 	int nfend[2];
 	int restarted;          /* a contest restarted the entry at some point (its FINs may be lost) */
-	int evicted;            /* the table lost the entry (table pressure) at some point */
 	/* host role */
 	int stack_synced;       /* the stack has consumed everything XDP passed */
 	__u32 stack_rcv;        /* local socket's rcv_nxt as the stack has it */
@@ -230,7 +230,7 @@ static int g_state(const struct gview *g)
 
 static int g_live(const struct gview *g)
 {
-	return g->exists && !(now_s() - g->last_seen > timeouts[g_state(g)]);
+	return g->exists && !g->gone && !(now_s() - g->last_seen > timeouts[g_state(g)]);
 }
 
 /* Shift of a direction's windows: both SYNs must carry the option; unknown means the largest. */
@@ -480,7 +480,7 @@ static void g_compare(const struct gview *g, const struct mpkt *mp)
 		fz_key4(mp, &k);
 		found = dp_flow4(&k, &got) == 0;
 	}
-	if (!g->exists) {
+	if (!g->exists || g->gone) {
 		if (found)
 			fz_fail("gateway: an entry exists that no legitimate segment created");
 		return;
@@ -794,11 +794,8 @@ static int emit(struct seq *s, int from, int kind, int variant, __u32 seq, __u32
 			"one-sided and neither contested nor holding a lone SYN");
 	expect = g_judge(&s->g, dir, &mp);
 	if (s->mode == CLEAN) {
-		/* Where the table lost the entry, remembering the flow elsewhere may pass its resets
-		 * as unverified rather than leave them to policy unknown. */
-		if (!(s->evicted && expect == RG_R_NO_FLOW && o.reason == RG_R_UNVERIFIED && !afound))
-			fz_expect(&o, expect, kind == LEGIT ? "gateway: legitimate reset" :
-				  "gateway: forged reset");
+		fz_expect(&o, expect, kind == LEGIT ? "gateway: legitimate reset" :
+			  "gateway: forged reset");
 	} else if (s->mode == BLIND) {
 		/* The invariant: no legitimate reset is dropped, whatever blind segments preceded it
 		 * (forged handshakes on the live 4-tuple included) and whatever the table lost.
@@ -1173,8 +1170,9 @@ static void op_evict(struct seq *s)
 	if (fz_verbose)
 		printf("  [table pressure evicts the entry]\n");
 	fz_evict(&mp);
-	s->g.exists = 0;
-	s->evicted = 1;
+	/* To the view the entry is gone, its 4-tuple tracked before (untracked, as if expired). */
+	if (s->g.exists)
+		s->g.gone = 1;
 }
 
 static void op_raw(struct seq *s, struct in *in)

@@ -1768,6 +1768,50 @@ static int64_t test_refused_contested(struct rg_env *e, const struct variant *v,
 	return t0;
 }
 
+/*
+ * A contested one-way entry times out while its 4-tuple is reused: the new SYN restarts the
+ * contest (restarted, contested). Its SYN-ACK verifies the entry and clears both marks, so one
+ * more forged SYN then is a pending re-open, not a new contested handshake, and blind resets at
+ * the new connection are dropped.
+ */
+static int64_t test_restart_cleared(struct rg_env *e, const struct variant *v, int64_t t0)
+{
+	static const uint32_t defaults[RG_ST_MAX] = RG_TIMEOUTS_DEFAULT;
+	struct rg_flow f;
+	struct conn c;
+	int have;
+
+	env_clock(e, t0);
+	conn_init(&c, v, 41200, 0x02300000, 0x02400000);
+	snprintf(c.name, sizeof(c.name), "%s: restarted entry verified by a SYN-ACK", v->name);
+	setup(e, &c, S_ONE_WAY_CONT);
+	t0 += defaults[RG_ST_ONE_WAY] + 2;
+	env_clock(e, t0);
+	conn_init(&c, v, 41200, 0x02310000, 0x02410000);
+	snprintf(c.name, sizeof(c.name), "%s: restarted entry verified by a SYN-ACK", v->name);
+	c.tracked = 1;
+	xmit(e, &c, CLI, TF_SYN, 0, 0);
+	have = flow_of(e, &c, &f) == 0;
+	CHECK(have && (f.fflags & RG_F_RESTARTED) && (f.fflags & RG_F_CONTESTED),
+	      "%s: after the SYN: fflags %#x, want restarted and contested", c.name,
+	      have ? f.fflags : 0);
+	xmit_all(e, &c, SRV, TF_SYN | TF_ACK, 0);
+	have = flow_of(e, &c, &f) == 0;
+	CHECK(have && !(f.fflags & (RG_F_RESTARTED | RG_F_CONTESTED)),
+	      "%s: after the SYN-ACK: fflags %#x, want neither restarted nor contested", c.name,
+	      have ? f.fflags : 0);
+	xmit_all(e, &c, CLI, TF_ACK, 0);
+	xmit_all(e, &c, CLI, TF_ACK | TF_PSH, 100);
+	xmit_all(e, &c, SRV, TF_ACK, 0);
+	forge(e, &c, CLI, FORGED_CLI_ISN, 0, TF_SYN, 0, "SYN on the verified entry");
+	have = flow_of(e, &c, &f) == 0;
+	CHECK(have && !(f.fflags & RG_F_CONTESTED) && (f.pending & (RG_PEND_DIR0 | RG_PEND_DIR1)),
+	      "%s: a forged SYN: fflags %#x pending %#x, want a pending re-open, uncontested",
+	      c.name, have ? f.fflags : 0, have ? f.pending : 0);
+	expect_blind_then_exact(e, &c, SRV, 0x10000000, "after the forged SYN");
+	return t0 + 10;
+}
+
 /* --- counters ------------------------------------------------------------------------------ */
 
 static void test_counters(struct rg_env *ep, const struct variant *v)
@@ -1876,6 +1920,7 @@ int main(void)
 		for (int k = 0; k < X_MAX; k++)
 			base = test_expiry(&e, v, k, base);
 		base = test_refused_contested(&e, v, base);
+		base = test_restart_cleared(&e, v, base);
 		env_close(&e);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
