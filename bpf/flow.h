@@ -47,9 +47,10 @@
  *             from the other side): its endpoints may have lost the connection and opened a new
  *             one, or a forger who knows the 4-tuple sent both. Nothing tells which, so the entry
  *             keeps the state it has (a re-open never replaces it) and passes RSTs that are not
- *             exact for that state as `unverified`. A segment that continues the live connection
- *             exactly (seg_exact), which a blind forger cannot send, ends the doubt; otherwise it
- *             lasts until the old state's timeout, counted from its last exact segment.
+ *             exact for that state as `unverified`. A segment of the live connection itself,
+ *             whose ACK a blind forger cannot place (seg_ack_current), ends the doubt; otherwise
+ *             it lasts until the old state's timeout, counted from the live connection's last
+ *             segment.
  *
  * Decision table of flow_update: what a non-RST segment does to its live entry. The first row
  * whose segment and entry match decides (flow_classify); its handler alone runs (flow_update).
@@ -74,7 +75,7 @@
  *   ROW_SYNACK_UNVERIFIED  SYN-ACK on any other unverified entry:
  *                            continues it (a retransmission it was picked up from) or contests it
  *   ROW_ACK_PENDING        ACK on a verified entry a new handshake went by:
- *                            moves it only if exact, and then ends the doubt
+ *                            moves it only if its ACK is current, and then ends the doubt
  *   ROW_ACK_VERIFIED       ACK on a verified entry:
  *                            moves it if plausible, else nothing
  *   ROW_ACK_ONE_SIDED      ACK on an entry only its sender's side speaks for:
@@ -387,15 +388,14 @@ static __always_inline int synack_answers_pending(const struct rg_flow *f, int s
 	return f->pending & (s ? RG_PEND_DIR0 : RG_PEND_DIR1);
 }
 
-/* A segment that continues the live connection exactly: it starts inside the band an exact reset
- * from its sender would need (or one below: a keepalive, a FIN retransmitted), and acknowledges
- * no less than its sender did before and nothing its peer did not send. A blind forger who could
- * send one could as well reset the connection. Both sides are synchronized wherever it is asked. */
-static __always_inline int seg_exact(const struct rg_flow *f, int s, const struct pkt *p)
+/* A segment of the live connection itself: its ACK lies between the last one its sender sent and
+ * the end of what its peer sent. A sender's ACK field never goes back and never acknowledges
+ * unsent data, so every real segment (a retransmission too) has one there; a blind forger's lands
+ * there with odds of the bytes in flight towards the sender, plus one, in 2^32. Both sides are
+ * synchronized wherever it is asked. */
+static __always_inline int seg_ack_current(const struct rg_flow *f, int s, const struct pkt *p)
 {
-	const struct rg_dir *ds = &f->d[s], *dr = &f->d[!s];
-
-	return seq_in(p->seq, dr->ack - 1, ds->seq_end) && seq_in(p->ack, ds->ack, dr->seq_end);
+	return seq_in(p->ack, f->d[s].ack, f->d[!s].seq_end);
 }
 
 /* ---- classification ------------------------------------------------------------------------ */
@@ -534,7 +534,7 @@ static __always_inline void synack_answer(struct rg_flow *f, int s, const struct
  * uncertain, its old state still in force, and never takes the new numbers. Were it to, a forger
  * would make the real connection's segments implausible for good and its resets dropped; kept
  * as it is, the new connection's resets pass as `unverified` until the old state times out, and
- * the real connection's next exact segment ends the doubt. */
+ * the real connection's next segment ends the doubt. */
 static __always_inline void synack_reopen(struct rg_flow *f, int s, const struct pkt *p)
 {
 	f->d[s].isn = p->seq;
@@ -594,16 +594,17 @@ static __always_inline void ack_verified(struct rg_flow *f, int s, const struct 
 		seg_advance(f, s, p, now);
 }
 
-/* ROW_ACK_PENDING: a SYN (and maybe its SYN-ACK) went by on the live 4-tuple. Only a segment
- * that continues the connection exactly moves the entry, and it shows the old connection alive:
- * the re-open was stale or forged, the doubt is over. A plausible one is not enough: on an entry
- * picked up mid-stream (windows read with shift 14) a blind forger sends one in a few tries,
- * and ending the doubt would leave a real new connection's resets judged against the old state.
- * Nor does any other segment refresh the entry: an uncertain entry ages on its old state's
- * clock, so once the old connection would have timed out the new one is picked up afresh. */
+/* ROW_ACK_PENDING: a SYN (and maybe its SYN-ACK) went by on the live 4-tuple. Only a segment of
+ * the live connection itself (plausible, its ACK current) moves the entry, and it shows the old
+ * connection alive: the re-open was stale or forged, the doubt is over. Plausible alone is not
+ * enough: on an entry picked up mid-stream (windows read with shift 14) a blind forger sends one
+ * in a few tries, and ending the doubt would leave a real new connection's resets judged against
+ * the old state. Nor does any other segment refresh the entry: an uncertain entry ages on its
+ * old state's clock, so once the old connection would have timed out the new one is picked up
+ * afresh. */
 static __always_inline void ack_pending(struct rg_flow *f, int s, const struct pkt *p, __u32 now)
 {
-	if (!seg_plausible(f, s, p) || !seg_exact(f, s, p))
+	if (!seg_plausible(f, s, p) || !seg_ack_current(f, s, p))
 		return;
 	f->pending = 0;
 	seg_advance(f, s, p, now);
