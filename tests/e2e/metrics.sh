@@ -120,7 +120,7 @@ def traffic(a):
     seg(ia, 3004, "A", 7000 + (1 << 30), 9000 + (1 << 30))  # contested
     seg(ia, 3004, "R", 1234)                              # unverified
     seg(ia, 4004, "S", 100)                               # SYN-SENT ...
-    seg(ia, 4004, "RA", 0, 999, back=True)                # ... unverified (not its refusal)
+    seg(ia, 4004, "RA", 0, 999, back=True)                # ... syn_sent_bad_ack
     handshake(ia, 5005)                                   # closed both ways: TIME-WAIT
     seg(ia, 5005, "FA", 1001, 5001)
     seg(ia, 5005, "A", 5001, 1002, back=True)
@@ -254,12 +254,9 @@ def coverage(a):
     seen = {r: sum(v["packets"] for v in acts.values()) for r, acts in itf["reasons"].items()}
     # An LRU hash evicts instead of failing: no traffic makes an insert fail.
     # Nor does it send challenge ACKs (policy inexact=challenge: test_challenge, challenge.sh).
-    # A flow table never calls an RST syn_sent_bad_ack (an entry only a SYN speaks for passes
-    # resets but the SYN's refusal as unverified): that reason is the host role's.
     missing = [r for r, n in seen.items() if n == 0 and r != "flow_insert_fail" and
-               r != "syn_sent_bad_ack" and not r.startswith("challenge_")]
-    check("traffic covered every reason but flow_insert_fail, syn_sent_bad_ack and challenges "
-          "on gA (%d reasons)" %
+               not r.startswith("challenge_")]
+    check("traffic covered every reason but flow_insert_fail and challenges on gA (%d reasons)" %
           len(seen), not missing,
           "none counted for " + ", ".join(missing))
     acts = set(act for acts in itf["reasons"].values() for act, v in acts.items() if v["packets"])
