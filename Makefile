@@ -22,12 +22,13 @@ CFLAGS     ?= -O2 -g
 # first, no hyphen), the commit appended.
 VERSION    := 0.1.0$(shell git describe --always --dirty 2>/dev/null | sed -e 's/^/+git/' -e 's/-/+/g')
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -I$(BUILD) -Ibpf -Iuser -MMD -MP
-LDLIBS     := -lbpf -lxdp -ljson-c -lmicrohttpd -lelf -lz
+LDLIBS     := -lbpf -lxdp -ljson-c -lmicrohttpd -lpcap -lelf -lz
 
 # Debian packages the build, the tests, the demo and the bench need.
 DEPS := clang llvm gcc make libbpf-dev bpftool libxdp-dev xdp-tools libelf-dev zlib1g-dev \
         libmicrohttpd-dev libjson-c-dev pkg-config iproute2 nftables systemd python3-yaml \
-        python3-scapy python3-prometheus-client prometheus man-db tcpdump libclang-rt-14-dev
+        python3-scapy python3-prometheus-client prometheus man-db tcpdump libclang-rt-14-dev \
+        libpcap-dev
 
 USER_SRCS  := $(wildcard user/*.c)
 USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))

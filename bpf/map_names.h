@@ -18,6 +18,10 @@
 	X(RG_M_PRESENCE, rg_presence, RG_MAPSET_FLOWS)  \
 	X(RG_M_RECENT, rg_recent, RG_MAPSET_ALL)        \
 	X(RG_M_CHAL, rg_chal, RG_MAPSET_ALL)            \
-	X(RG_M_CHAL_KEY, rg_chal_key, RG_MAPSET_ALL)
+	X(RG_M_CHAL_KEY, rg_chal_key, RG_MAPSET_ALL)    \
+	X(RG_M_DIST, rg_dist, RG_MAPSET_ALL)            \
+	X(RG_M_CAPCFG, rg_capcfg, RG_MAPSET_ALL)        \
+	X(RG_M_CAPSTAT, rg_capstat, RG_MAPSET_ALL)      \
+	X(RG_M_CAPRING, rg_capring, RG_MAPSET_ALL)
 
 #endif

@@ -104,6 +104,34 @@ struct {
 	__type(value, struct rg_iface);
 } rg_ifaces SEC(".maps");
 
+/* Sequence distances of judged RSTs, log2 buckets per interface slot (capture.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RG_MAX_IFACES * RG_DIST_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct rg_dist);
+} rg_dist SEC(".maps");
+
+/* 'rstguard capture': its settings, the per-CPU sampling state, and the records (capture.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rg_cap_cfg);
+} rg_capcfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rg_cap_stat);
+} rg_capstat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RG_CAP_RING_BYTES);
+} rg_capring SEC(".maps");
+
 /* Every map the control plane pins by name is declared above under that name. */
 #define RG_MAP_DECLARED(id, name, set) _Static_assert(sizeof(name) > 0, #name " is declared");
 RG_PINNED_MAPS(RG_MAP_DECLARED)

@@ -67,7 +67,22 @@ struct pkt {
 	__u8 wscale;     /* shift from a SYN's window-scale option, RG_D_WS_NONE if absent */
 	__u8 partial;    /* first fragment: length unknown, may lack the window */
 	__u16 ip_len;    /* IP datagram length as the header claims it, for fib lookups */
+	__u8 has_ref;    /* a judge compared seq with [ref_lo, ref_hi] (pkt_ref) */
+	__u32 ref_lo;
+	__u32 ref_hi;
 };
+
+/* The judges note the sequence reference they compared an RST with: the receiver's RCV.NXT, or
+ * the tracked band. capture.h turns it into the distance histogram. The judges see the packet
+ * read-only; these three fields are the only ones they write, and only through here. */
+static __always_inline void pkt_ref(const struct pkt *p, __u32 lo, __u32 hi)
+{
+	struct pkt *w = (struct pkt *)p;
+
+	w->ref_lo = lo;
+	w->ref_hi = hi;
+	w->has_ref = 1;
+}
 
 struct vlan_tag {
 	__be16 tci;

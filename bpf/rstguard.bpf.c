@@ -14,6 +14,9 @@ const volatile __u32 cfg_role = RG_ROLE_BOTH;
 const volatile __u32 cfg_slot = 0;
 const volatile __u32 cfg_l3 = 0;
 
+/* The distance histogram and the capture read the settings above. */
+#include "capture.h"
+
 static __always_inline void count(__u32 reason, __u32 act, __u64 bytes)
 {
 	__u32 idx = (cfg_slot % RG_MAX_IFACES) * RG_R_MAX + reason;
@@ -48,12 +51,12 @@ struct inexact_src {
 	struct rg_challenge c; /* BY_US: the ACK in the receiver's name */
 };
 
-static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
+static __always_inline int judge_rst(struct xdp_md *ctx, struct pkt *p,
 				     const struct rg_policy *pol, struct inexact_src *src)
 {
 	struct rg_rst_note n = {};
 	struct bpf_sock *sk;
-	int listener, r;
+	int listener, r, view = RG_HV_FORWARDED;
 
 	if ((p->flags & (TCPF_SYN | TCPF_FIN)))
 		return RG_R_BAD_FLAGS;
@@ -70,10 +73,14 @@ static __always_inline int judge_rst(struct xdp_md *ctx, const struct pkt *p,
 			src->by = BY_KERNEL;
 		return r;
 	}
-	/* Only an address of ours makes a missing socket conclusive: a forwarded RST is never
-	 * dropped for lacking a local socket. */
-	if (cfg_role == RG_ROLE_HOST || is_local(ctx, p))
+	/* A missing socket is conclusive only for a frame this device's own stack alone receives,
+	 * addressed to this machine: a forwarded RST, or one an upper device (container, VLAN,
+	 * VRF, bridge) may take, is never dropped for lacking a socket the lookup cannot see. */
+	view = rg_host_view(ctx, p, cfg_l3);
+	if (view == RG_HV_LOCAL)
 		return RG_R_NO_FLOW;
+	if (cfg_role == RG_ROLE_HOST)
+		return RG_R_UNVERIFIED;
 gateway:
 	r = judge_flow(p, pol, &n);
 	if (r == RG_R_INEXACT && n.f) {
@@ -82,7 +89,7 @@ gateway:
 	}
 	/* An accepted reset closes the entry, so it ages out on the short CLOSED timeout. */
 	flow_rst_apply(&n, r, pol);
-	return r;
+	return upper_flow_verdict(view, r);
 }
 
 /*
@@ -103,6 +110,8 @@ static __always_inline int inexact_challenge(struct xdp_md *ctx, const struct pk
 	}
 	if (src->by != BY_US)
 		return XDP_DROP;
+	/* A capture takes the RST before its frame becomes the challenge ACK. */
+	capture(ctx, RG_R_INEXACT, *act, pkt_dist(p));
 	src->c.interval_ms = pol->challenge_ms;
 	src->c.l3 = cfg_l3;
 	ev = rg_challenge(ctx, p, &src->c);
@@ -117,7 +126,7 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 	struct inexact_src src = {};
 	struct rg_policy *pol;
 	__u32 key = 0, bits = 0, act = RG_ACT_PASS;
-	int reason, ev, xdp;
+	int reason, ev, xdp, chal;
 
 	if (!ctx || !p)
 		return XDP_PASS;
@@ -148,7 +157,7 @@ __noinline int rg_decide(struct xdp_md *ctx, struct pkt *p, int res, __u32 bytes
 
 	if (!(p->flags & TCPF_RST)) {
 		if (cfg_role != RG_ROLE_GATEWAY)
-			recent_note(p);
+			rg_recent_note(ctx, p);
 		if (cfg_role != RG_ROLE_HOST) {
 			ev = flow_track(p, pol, rg_now());
 			if (ev != RG_R_MAX)
@@ -166,9 +175,12 @@ out:
 	if (reason_drops(reason, bits))
 		act = (bits & RG_P_MONITOR) ? RG_ACT_MONITOR : RG_ACT_DROP;
 	xdp = act == RG_ACT_DROP ? XDP_DROP : XDP_PASS;
-	if (act == RG_ACT_DROP && reason == RG_R_INEXACT && (bits & RG_P_INEXACT_CHALLENGE) && pol)
+	chal = act == RG_ACT_DROP && reason == RG_R_INEXACT && (bits & RG_P_INEXACT_CHALLENGE) && pol;
+	if (chal)
 		xdp = inexact_challenge(ctx, p, pol, &src, &act);
 	count(reason, act, bytes);
+	/* An RST challenged from here was captured before the rewrite (inexact_challenge). */
+	observe(ctx, p, reason, chal && src.by == BY_US ? RG_ACT_PASS : act);
 	return xdp;
 }
 

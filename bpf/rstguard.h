@@ -251,4 +251,72 @@ static const char *const rg_role_names[RG_ROLE_MAX] __attribute__((unused)) = {
 };
 #endif
 
+
+/* --- capture and sequence-distance histogram (bpf/capture.h, user/capture.c) ------------------ */
+
+/* log2 buckets of an RST's distance in bytes from the reference it was judged against: bucket 0
+ * holds distance 0, bucket k (1..32) distances in (2^(k-2), 2^(k-1)], so its upper bound is
+ * 2^(k-1). Sequence space is modular: no distance exceeds 2^31. */
+#define RG_DIST_BUCKETS 33
+/* No reference: the RST was not judged against a sequence number (no socket, SYN-SENT, ...). */
+#define RG_DIST_NONE 0xffffffffu
+
+/* One PERCPU_ARRAY element, indexed by slot * RG_DIST_BUCKETS + bucket. */
+struct rg_dist {
+	__u64 count;
+	__u64 sum;      /* of the distances counted here, bytes */
+};
+_rg_static_assert(sizeof(struct rg_dist) == 16, "rg_dist layout");
+
+/* Bytes of each captured frame copied into its record. */
+#define RG_CAP_SNAPLEN 256
+/* Records buffered between the program and the capturing process (a power of two of pages). */
+#define RG_CAP_RING_BYTES (1u << 20)
+/* Default sampling: every packet while a CPU takes fewer than BURST a second, then one in
+ * SAMPLE. At 10 Mpps that is about 10,000 records a second; at attack rates a person can read,
+ * everything. */
+#define RG_CAP_BURST_DEFAULT 200
+#define RG_CAP_SAMPLE_DEFAULT 1000
+
+/* The single element of rg_capcfg, written by 'rstguard capture' only. With active 0 the program
+ * reads nothing else: a dropped packet then pays one load and one branch. */
+struct rg_cap_cfg {
+	__u32 active;
+	__u32 sample;   /* after the burst, one packet in `sample` (1: all) */
+	__u32 burst;    /* packets per second and CPU taken before sampling starts */
+	__u32 pid;      /* the capturing process, so a second capture can tell it is running */
+	__u64 reasons;  /* bit per enum rg_reason to take; 0: every reason */
+	__u64 slots;    /* bit per interface slot to take; 0: every slot */
+	__u64 until_ns; /* CLOCK_MONOTONIC; the capture renews it every second. Past it nothing more
+			 * is taken, so a capture killed without cleaning up stops costing */
+};
+_rg_static_assert(sizeof(struct rg_cap_cfg) == 40, "rg_cap_cfg layout");
+
+/* The single element of the per-CPU rg_capstat: sampling state and what happened, per CPU. */
+struct rg_cap_stat {
+	__u64 win_ns;   /* start of the current one-second window (coarse clock) */
+	__u32 taken;    /* packets taken in that window */
+	__u32 skipped;  /* packets passed over since the last one taken after the burst */
+	__u64 matched;  /* packets the filters matched */
+	__u64 records;  /* records written to the ring buffer */
+	__u64 lost;     /* records the ring buffer had no room for */
+};
+_rg_static_assert(sizeof(struct rg_cap_stat) == 40, "rg_cap_stat layout");
+
+/* One ring buffer record: a dropped or would-drop packet and its verdict. */
+struct rg_cap_rec {
+	__u64 ts_ns;     /* CLOCK_MONOTONIC */
+	__u32 ifindex;   /* ingress device */
+	__u32 len;       /* frame length */
+	__u32 dist;      /* sequence distance from the reference, or RG_DIST_NONE */
+	__u16 caplen;    /* bytes of the frame in data */
+	__u8 slot;       /* interface slot of the program that judged it */
+	__u8 reason;     /* enum rg_reason */
+	__u8 action;     /* enum rg_action: drop or would_drop */
+	__u8 l3;         /* the frame starts at the IP header (no Ethernet) */
+	__u8 pad[6];
+	__u8 data[RG_CAP_SNAPLEN];
+};
+_rg_static_assert(sizeof(struct rg_cap_rec) == 32 + RG_CAP_SNAPLEN, "rg_cap_rec layout");
+
 #endif

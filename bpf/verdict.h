@@ -90,35 +90,131 @@ static __always_inline __u32 tuple_hash(const struct pkt *p)
 	return h ^ (h >> 16);
 }
 
+/* Looks up the local socket a segment is addressed to. Returns NULL when there is none or only a
+ * listener matches (*listener set): neither is a connection an RST could reset. */
+static __always_inline struct bpf_sock *host_lookup(struct xdp_md *ctx, const struct pkt *p,
+						    int *listener)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 len;
+
+	if (p->v6) {
+		__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
+		t.ipv6.sport = p->sport;
+		t.ipv6.dport = p->dport;
+		len = sizeof(t.ipv6);
+	} else {
+		t.ipv4.saddr = p->saddr[0];
+		t.ipv4.daddr = p->daddr[0];
+		t.ipv4.sport = p->sport;
+		t.ipv4.dport = p->dport;
+		len = sizeof(t.ipv4);
+	}
+	*listener = 0;
+	sk = bpf_skc_lookup_tcp(ctx, &t, len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return NULL;
+	if (sk->state == RG_TCP_LISTEN || sk->state == RG_TCP_CLOSE) {
+		*listener = 1;
+		bpf_sk_release(sk);
+		return NULL;
+	}
+	return sk;
+}
+
 /*
  * XDP runs before the stack has consumed the segments queued ahead of this one (GRO lists,
  * the per-poll batch, the backlog), so a peer's data followed at once by its RST reaches us while
  * the socket's rcv_nxt still stands before that data. The end of the last data segment of each
- * flow, remembered per CPU (RSS keeps a flow on one CPU), lets that RST pass; a forger must hit
- * the window once for the data and again for the RST, so this is never weaker than the stack.
+ * flow, remembered per CPU (RSS keeps a flow on one CPU), lets that RST pass.
+ *
+ * Only what a blind forger cannot write is remembered. A segment is *anchored* when it starts
+ * where the socket's rcv_nxt stands, or up to RG_RECENT_LAG past it (data still queued ahead of
+ * it), when it is seen; or when it starts exactly where the anchored segment remembered for its
+ * 4-tuple ended (the stream going on in order, which costs no socket lookup). Either needs the
+ * sequence number the real sender is at. Anything else leaves an anchored entry alone: a forged
+ * segment at a guessed number, or any segment of another 4-tuple that lands in the same slot
+ * and has no socket of ours (forwarded traffic). Those are remembered only in slots holding no
+ * anchored entry, marked unanchored, so a forwarded flow in order skips the lookup too, and an
+ * unanchored entry never vouches for an RST.
  */
-static __always_inline void recent_note(const struct pkt *p)
-{
-	__u32 h, slot;
-	struct rg_recent *r;
+#define RG_RECENT_LAG 65536
+#define RG_RECENT_ANCHORED 1u  /* tag bit: the entry was anchored to a socket */
 
-	if (!p->payload && !(p->flags & TCPF_FIN))
-		return;
-	h = tuple_hash(p);
-	slot = h & (RG_RECENT_SLOTS - 1);
-	r = bpf_map_lookup_elem(&rg_recent, &slot);
-	if (r) {
-		r->tag = h;
-		r->seq_end = seg_end(p);
-	}
-}
-
-static __always_inline int recent_is(const struct pkt *p, __u32 seq)
+static __always_inline struct rg_recent *recent_slot(const struct pkt *p, __u32 *tag)
 {
 	__u32 h = tuple_hash(p), slot = h & (RG_RECENT_SLOTS - 1);
-	struct rg_recent *r = bpf_map_lookup_elem(&rg_recent, &slot);
 
-	return r && r->tag == h && r->seq_end == seq;
+	*tag = h & ~RG_RECENT_ANCHORED;
+	return bpf_map_lookup_elem(&rg_recent, &slot);
+}
+
+/* rcv_nxt of the connection socket a segment is addressed to: 1 when there is one. */
+static __always_inline int sock_rcv_nxt(struct bpf_sock *sk, __u32 *nxt)
+{
+	struct tcp_timewait_sock *tw;
+	struct tcp_sock *tp;
+
+	if (sk->state == RG_TCP_TIME_WAIT) {
+		tw = bpf_skc_to_tcp_timewait_sock(sk);
+		if (!tw)
+			return 0;
+		*nxt = tw_rcv_nxt(tw);
+		return 1;
+	}
+	if (sk->state == RG_TCP_NEW_SYN_RECV)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	*nxt = tp->rcv_nxt;
+	return 1;
+}
+
+/* A global function: the verifier checks the socket lookup here once, not once for every path
+ * of the caller. Returns 1 when the entry was written. */
+__noinline int rg_recent_note(struct xdp_md *ctx, struct pkt *p)
+{
+	struct rg_recent *r;
+	struct bpf_sock *sk;
+	__u32 tag, nxt = 0;
+	int listener, anchored = 0, found = 0;
+
+	if (!ctx || !p || (!p->payload && !(p->flags & TCPF_FIN)))
+		return 0;
+	r = recent_slot(p, &tag);
+	if (!r)
+		return 0;
+	if ((r->tag & ~RG_RECENT_ANCHORED) == tag && r->seq_end == p->seq) {
+		r->seq_end = seg_end(p);  /* in order after what was remembered: same standing */
+		return 1;
+	}
+	sk = host_lookup(ctx, p, &listener);
+	if (sk) {
+		found = sock_rcv_nxt(sk, &nxt);
+		bpf_sk_release(sk);
+		if (!found)
+			return 0;
+		anchored = (__u32)(p->seq - nxt) <= RG_RECENT_LAG;
+		if (!anchored)
+			return 0; /* a guess at the sequence: the socket's entry stays as it is */
+	} else if (r->tag & RG_RECENT_ANCHORED) {
+		return 0;         /* no socket of ours: never displaces an anchored entry */
+	}
+	r->tag = tag | (anchored ? RG_RECENT_ANCHORED : 0);
+	r->seq_end = seg_end(p);
+	return 1;
+}
+
+/* Did an anchored data segment of this 4-tuple, not yet consumed by the stack, end at seq? */
+static __always_inline int recent_is(const struct pkt *p, __u32 seq)
+{
+	__u32 tag;
+	struct rg_recent *r = recent_slot(p, &tag);
+
+	return r && r->tag == (tag | RG_RECENT_ANCHORED) && r->seq_end == seq;
 }
 
 /* Linux (tcp_validate_incoming) also resets on the right edge of the highest SACK block sent. */
@@ -162,6 +258,7 @@ static __always_inline int judge_tcp_sock(struct bpf_sock *sk, const struct pkt 
 		return RG_R_SYN_SENT_BAD_ACK;
 	}
 	nxt = tp->rcv_nxt;
+	pkt_ref(p, nxt, nxt);
 	if (seq == nxt)
 		return RG_R_VALID;
 	if (seq == nxt - 1 && (state == RG_TCP_CLOSE_WAIT || state == RG_TCP_LAST_ACK ||
@@ -189,6 +286,7 @@ static __always_inline int judge_timewait(struct bpf_sock *sk, const struct pkt 
 	if (!tw)
 		return RG_R_NO_FLOW;
 	nxt = tw_rcv_nxt(tw);
+	pkt_ref(p, nxt, nxt);
 	/* An orphaned FIN-WAIT-2 lives as a timewait socket too; RFC 1337 is about TIME-WAIT only. */
 	if (tw->tw_sk.tw_substate == RG_TCP_FIN_WAIT2) {
 		if (p->seq == nxt || recent_is(p, p->seq))
@@ -206,6 +304,7 @@ static __always_inline int judge_request(struct bpf_sock *sk, const struct pkt *
 	if (!req)
 		return RG_R_NO_FLOW;
 	nxt = req->rcv_nxt;
+	pkt_ref(p, nxt, nxt);
 	if (p->seq == nxt)
 		return RG_R_VALID;
 	/* tcp_check_req() resets on any RST inside the SYN-ACK's window (capped at 64K). */
@@ -213,40 +312,6 @@ static __always_inline int judge_request(struct bpf_sock *sk, const struct pkt *
 	if (wnd > 65535)
 		wnd = 65535;
 	return seq_in(p->seq, nxt, nxt + wnd) ? RG_R_INEXACT : RG_R_OUT_OF_WINDOW;
-}
-
-/* Looks up the local socket the RST is addressed to. Returns NULL when there is none or only a
- * listener matches (*listener set): neither is a connection an RST could reset. */
-static __always_inline struct bpf_sock *host_lookup(struct xdp_md *ctx, const struct pkt *p,
-						    int *listener)
-{
-	struct bpf_sock_tuple t = {};
-	struct bpf_sock *sk;
-	__u32 len;
-
-	if (p->v6) {
-		__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
-		__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
-		t.ipv6.sport = p->sport;
-		t.ipv6.dport = p->dport;
-		len = sizeof(t.ipv6);
-	} else {
-		t.ipv4.saddr = p->saddr[0];
-		t.ipv4.daddr = p->daddr[0];
-		t.ipv4.sport = p->sport;
-		t.ipv4.dport = p->dport;
-		len = sizeof(t.ipv4);
-	}
-	*listener = 0;
-	sk = bpf_skc_lookup_tcp(ctx, &t, len, BPF_F_CURRENT_NETNS, 0);
-	if (!sk)
-		return NULL;
-	if (sk->state == RG_TCP_LISTEN || sk->state == RG_TCP_CLOSE) {
-		*listener = 1;
-		bpf_sk_release(sk);
-		return NULL;
-	}
-	return sk;
 }
 
 static __always_inline int judge_host_sock(struct bpf_sock *sk, const struct pkt *p)
@@ -286,6 +351,53 @@ static __always_inline int is_local(struct xdp_md *ctx, const struct pkt *p)
 	}
 	r = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	return r == BPF_FIB_LKUP_RET_NOT_FWDED || r == BPF_FIB_LKUP_RET_FWD_DISABLED;
+}
+
+/*
+ * Is a missing socket conclusive? bpf_skc_lookup_tcp from XDP searches the ingress device's
+ * network namespace with the ingress device as the receiving interface (and, on a VRF port, that
+ * port as the l3mdev slave), before any rx_handler has run. The stack instead hands frames to the
+ * upper device that claims them: a macvlan/macvtap child (by its MAC), an ipvlan child (by its
+ * IP), a VLAN device, or a master (bridge, bond, team, VRF). The lookup then misses every socket
+ * in another namespace and every socket bound (SO_BINDTODEVICE, VRF) to an upper device. So a
+ * missing socket proves "no connection" only when this device's own stack is the frame's sole
+ * receiver (kernel_sock.h, rg_dev_view) and the destination is this machine (is_local).
+ */
+enum rg_host_view {
+	RG_HV_LOCAL = 0,   /* own stack, local destination: the lookup saw all the stack would */
+	RG_HV_FORWARDED,   /* own stack, but the destination is routed onwards */
+	RG_HV_UPPER,       /* an upper device may receive it: sockets the lookup cannot see */
+};
+
+/* A global function: the verifier checks it once, and its caller sees one unknown answer
+ * instead of carrying each way of reaching it through the flow-table path. */
+__noinline int rg_host_view(struct xdp_md *ctx, struct pkt *p, int l3)
+{
+	void *data, *end;
+	__u64 dmac = 0;
+
+	if (!ctx || !p)
+		return RG_HV_UPPER;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (!l3) {
+		if (data + 6 > end)
+			return RG_HV_UPPER;
+		__builtin_memcpy(&dmac, data, 6);
+	}
+	if (rg_dev_view(ctx, dmac, l3) != RG_DEV_OWN)
+		return RG_HV_UPPER;
+	return is_local(ctx, p) ? RG_HV_LOCAL : RG_HV_FORWARDED;
+}
+
+/* The flow table's answer for a frame an upper device may receive: the upper's own traffic
+ * leaves through this device's transmit path, which XDP never sees, so "no flow" or "one way"
+ * is what the table always says there, not evidence: the RST passes for its endpoint to judge. */
+static __always_inline int upper_flow_verdict(int view, int r)
+{
+	if (view == RG_HV_UPPER && (r == RG_R_NO_FLOW || r == RG_R_ONE_WAY))
+		return RG_R_UNVERIFIED;
+	return r;
 }
 
 /* --- gateway role ------------------------------------------------------------------------- */
@@ -374,6 +486,7 @@ static __always_inline int judge_flow(const struct pkt *p, const struct rg_polic
 	hi = f->d[s].seq_end;
 	/* RCV.NXT-1 after the sender's FIN; on an entry picked up (or restarted) mid-stream that FIN
 	 * may have gone by unseen. */
+	pkt_ref(p, ((sf & RG_D_FIN) || (f->fflags & RG_F_MIDSTREAM)) ? lo - 1 : lo, hi);
 	if (seq_in(seq, ((sf & RG_D_FIN) || (f->fflags & RG_F_MIDSTREAM)) ? lo - 1 : lo, hi))
 		return st == RG_ST_TIME_WAIT ? RG_R_TIMEWAIT : RG_R_VALID;
 	/* The refusal of a SYN that re-opens a live 4-tuple (flow_update keeps it pending), when

@@ -11,5 +11,6 @@ int do_stats(int argc, char **argv);
 int do_flows(int argc, char **argv);
 int do_save(int argc, char **argv);
 int do_apply(int argc, char **argv);
+int do_capture(int argc, char **argv);
 
 #endif

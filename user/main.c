@@ -23,6 +23,7 @@ static const struct cmd {
 	{ "flows", do_flows, "tracked flows with state and sequence bookkeeping" },
 	{ "save", do_save, "write the live configuration as rstguard commands (-o FILE)" },
 	{ "apply", do_apply, "make the live state equal to a configuration file" },
+	{ "capture", do_capture, "dropped packets, sampled, to a pcap file or the terminal" },
 	{ "metrics", do_metrics, "Prometheus exposition once, to stdout or a file (-o)" },
 	{ "serve", do_serve, "HTTP endpoint for Prometheus, read at every scrape" },
 };

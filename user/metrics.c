@@ -114,6 +114,7 @@ struct slot_data {
 	uint64_t attached_ns;
 	struct rg_counter sum[RG_R_MAX];
 	struct rg_counter *percpu;    /* [RG_R_MAX][ncpu] with --per-cpu, else NULL */
+	struct rg_dist dist[RG_DIST_BUCKETS]; /* summed over CPUs, also with --per-cpu */
 };
 
 struct snapshot {
@@ -122,6 +123,7 @@ struct snapshot {
 	struct slot_data s[RG_MAX_IFACES];
 	struct rg_policy pol;
 	bool have_flows[2], counted;
+	bool have_dist;               /* pins made before the histogram existed have none */
 	uint64_t flows[2];
 	uint32_t capacity[2];
 };
@@ -219,7 +221,10 @@ static int snapshot_read(const struct rg_metrics_opts *o, struct snapshot *s)
 		s->nslots++;
 		if ((err = read_counters(&st, d, o->per_cpu)))
 			goto out;
+		if (st.fd[RG_M_DIST] >= 0 && (err = rg_dist_read(&st, i, d->dist)))
+			goto out;
 	}
+	s->have_dist = st.fd[RG_M_DIST] >= 0;
 	for (int f = 0; f < 2; f++) {
 		int fd = st.fd[f ? RG_M_FLOWS6 : RG_M_FLOWS4];
 
@@ -315,6 +320,40 @@ static void emit_counter_family(FILE *f, const struct cfam *cf, const struct sna
 	}
 }
 
+/* A Prometheus histogram: cumulative buckets with their upper bound in le, then sum and count. */
+static void emit_distance(FILE *f, const struct snapshot *s)
+{
+	static const char *const name = "rstguard_rst_seq_distance_bytes";
+
+	family(f, name, "histogram",
+	       "Distance in bytes of judged RSTs' sequence numbers from the reference they were judged against (host role: the socket's RCV.NXT; gateway: the tracked band), log2 buckets.");
+	for (int i = 0; i < s->nslots; i++) {
+		const struct slot_data *d = &s->s[i];
+		uint64_t cum = 0, sum = 0;
+		char le[24];
+
+		for (int k = 0; k < RG_DIST_BUCKETS; k++) {
+			cum += d->dist[k].count;
+			sum += d->dist[k].sum;
+			snprintf(le, sizeof(le), "%llu", k ? 1ull << (k - 1) : 0ull);
+			fprintf(f, "%s_bucket{", name);
+			label(f, true, "device", d->name);
+			label(f, false, "le", le);
+			fprintf(f, "} %llu\n", (unsigned long long)cum);
+		}
+		fprintf(f, "%s_bucket{", name);
+		label(f, true, "device", d->name);
+		label(f, false, "le", "+Inf");
+		fprintf(f, "} %llu\n", (unsigned long long)cum);
+		fprintf(f, "%s_sum{", name);
+		label(f, true, "device", d->name);
+		fprintf(f, "} %llu\n", (unsigned long long)sum);
+		fprintf(f, "%s_count{", name);
+		label(f, true, "device", d->name);
+		fprintf(f, "} %llu\n", (unsigned long long)cum);
+	}
+}
+
 static void emit_head(FILE *f, int up)
 {
 	family(f, "rstguard_up", "gauge",
@@ -377,6 +416,8 @@ static void emit_up(FILE *f, const struct snapshot *s, bool per_cpu, double took
 
 	for (size_t i = 0; i < sizeof(cfams) / sizeof(cfams[0]); i++)
 		emit_counter_family(f, &cfams[i], s, per_cpu);
+	if (s->have_dist)
+		emit_distance(f, s);
 
 	family(f, "rstguard_scrape_duration_seconds", "gauge",
 	       "Time taken to read the pinned maps for this exposition.");

@@ -104,6 +104,11 @@ static const struct {
 	[RG_M_RECENT] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct rg_recent), 0, RG_RECENT_SLOTS },
 	[RG_M_CHAL] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(__u64), 0, RG_CHAL_SLOTS },
 	[RG_M_CHAL_KEY] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(__u64), 0, 1 },
+	[RG_M_DIST] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct rg_dist), 0,
+			RG_MAX_IFACES * RG_DIST_BUCKETS },
+	[RG_M_CAPCFG] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rg_cap_cfg), 0, 1 },
+	[RG_M_CAPSTAT] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct rg_cap_stat), 0, 1 },
+	[RG_M_CAPRING] = { BPF_MAP_TYPE_RINGBUF, 0, 0, 0, RG_CAP_RING_BYTES },
 };
 
 static const char *type_str(uint32_t t)
@@ -347,6 +352,29 @@ int rg_stats_read(const struct rg_state *st, uint32_t slot, struct rg_counter ou
 	return rg_stats_read_percpu(st, slot, out, NULL);
 }
 
+static int dist_clear(const struct rg_state *st, uint32_t slot)
+{
+	int fd = map_fd(st, RG_M_DIST), err = 0;
+	struct rg_dist *zero;
+
+	/* Pins made before the histogram existed have none to clear. */
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	zero = calloc(st->ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 b = 0; b < RG_DIST_BUCKETS && !err; b++) {
+		__u32 key = slot * RG_DIST_BUCKETS + b;
+
+		if (bpf_map_update_elem(fd, &key, zero, BPF_ANY))
+			err = -errno;
+	}
+	free(zero);
+	return err;
+}
+
 int rg_stats_clear(const struct rg_state *st, uint32_t slot)
 {
 	int fd = map_fd(st, RG_M_STATS), err = 0;
@@ -366,6 +394,8 @@ int rg_stats_clear(const struct rg_state *st, uint32_t slot)
 		}
 	}
 	free(zero);
+	if (!err)
+		err = dist_clear(st, slot);
 	return err;
 }
 
@@ -532,7 +562,7 @@ void rg_flow_capacity(const struct rg_state *st, struct rg_flow_sizes *cap)
 		rg_map_max_entries(st->fd[RG_M_FLOWS6], &cap->v6);
 }
 
-static int walk_one(int fd, bool v6, uint32_t limit, uint64_t *total,
+static int walk_one(int fd, bool v6, bool (*want)(void *), uint64_t *total,
 		    void (*cb)(const void *, bool, const struct rg_flow *, void *), void *arg)
 {
 	union {
@@ -547,7 +577,7 @@ static int walk_one(int fd, bool v6, uint32_t limit, uint64_t *total,
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		cur = next;
 		prev = &cur;
-		if (limit && *total >= limit) {
+		if (want && !want(arg)) {
 			(*total)++;
 			continue;
 		}
@@ -560,12 +590,12 @@ static int walk_one(int fd, bool v6, uint32_t limit, uint64_t *total,
 	return errno == ENOENT ? 0 : -errno;
 }
 
-int rg_flows_walk(const struct rg_state *st, uint32_t limit, uint64_t *total,
+int rg_flows_walk(const struct rg_state *st, bool (*want)(void *arg), uint64_t *total,
 		  void (*cb)(const void *key, bool v6, const struct rg_flow *f, void *arg), void *arg)
 {
-	int err = walk_one(st->fd[RG_M_FLOWS4], false, limit, total, cb, arg);
+	int err = walk_one(st->fd[RG_M_FLOWS4], false, want, total, cb, arg);
 
-	return err ? err : walk_one(st->fd[RG_M_FLOWS6], true, limit, total, cb, arg);
+	return err ? err : walk_one(st->fd[RG_M_FLOWS6], true, want, total, cb, arg);
 }
 
 uint32_t rg_pinned_entries(const char *pin_dir, int id)
@@ -582,4 +612,93 @@ uint32_t rg_pinned_entries(const char *pin_dir, int id)
 		n = 0;
 	close(fd);
 	return n;
+}
+
+int rg_dist_read(const struct rg_state *st, uint32_t slot, struct rg_dist out[RG_DIST_BUCKETS])
+{
+	int fd = map_fd(st, RG_M_DIST), err = 0;
+	struct rg_dist *percpu;
+
+	memset(out, 0, sizeof(*out) * RG_DIST_BUCKETS);
+	if (fd < 0)
+		return fd;
+	if (slot >= RG_MAX_IFACES)
+		return -EINVAL;
+	percpu = calloc(st->ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 b = 0; b < RG_DIST_BUCKETS; b++) {
+		__u32 key = slot * RG_DIST_BUCKETS + b;
+
+		if (bpf_map_lookup_elem(fd, &key, percpu)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < st->ncpu; c++) {
+			out[b].count += percpu[c].count;
+			out[b].sum += percpu[c].sum;
+		}
+	}
+	free(percpu);
+	return err;
+}
+
+int rg_capcfg_read(const struct rg_state *st, struct rg_cap_cfg *c)
+{
+	int fd = map_fd(st, RG_M_CAPCFG);
+	__u32 key = 0;
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_lookup_elem(fd, &key, c) ? -errno : 0;
+}
+
+int rg_capcfg_write(const struct rg_state *st, const struct rg_cap_cfg *c)
+{
+	int fd = map_fd(st, RG_M_CAPCFG);
+	__u32 key = 0;
+
+	if (fd < 0)
+		return fd;
+	return bpf_map_update_elem(fd, &key, c, BPF_ANY) ? -errno : 0;
+}
+
+int rg_capstat_read(const struct rg_state *st, struct rg_cap_stat *sum)
+{
+	int fd = map_fd(st, RG_M_CAPSTAT), err = 0;
+	struct rg_cap_stat *percpu;
+	__u32 key = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (fd < 0)
+		return fd;
+	percpu = calloc(st->ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, percpu))
+		err = -errno;
+	for (int c = 0; !err && c < st->ncpu; c++) {
+		sum->matched += percpu[c].matched;
+		sum->records += percpu[c].records;
+		sum->lost += percpu[c].lost;
+	}
+	free(percpu);
+	return err;
+}
+
+int rg_capstat_reset(const struct rg_state *st)
+{
+	int fd = map_fd(st, RG_M_CAPSTAT), err = 0;
+	struct rg_cap_stat *zero;
+	__u32 key = 0;
+
+	if (fd < 0)
+		return fd;
+	zero = calloc(st->ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, &key, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
 }

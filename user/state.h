@@ -105,16 +105,18 @@ int rg_stats_read_percpu(const struct rg_state *st, uint32_t slot, struct rg_cou
 int rg_iface_write(const struct rg_state *st, uint32_t slot, const struct rg_iface *r);
 
 /* Zeroes one slot's counters, so a new interface does not inherit an old one's. */
+/* Zeroes one slot's counters and distance histogram, so a new interface does not inherit an
+ * old one's. */
 int rg_stats_clear(const struct rg_state *st, uint32_t slot);
 
 /* Entries in the flow tables (expired ones included until the LRU reuses them). */
 int rg_flows_count(const struct rg_state *st, uint64_t *v4, uint64_t *v6);
 /*
  * Walks both flow tables (IPv4 first), calling back with each entry's key (struct
- * rg_flow_key4 or rg_flow_key6, as v6 says) for the first `limit` entries (0: all); *total
- * counts them all. An entry the LRU evicts during the walk is skipped.
+ * rg_flow_key4 or rg_flow_key6, as v6 says) while want(arg) says more are wanted (NULL: all);
+ * *total counts them all. An entry the LRU evicts during the walk is skipped.
  */
-int rg_flows_walk(const struct rg_state *st, uint32_t limit, uint64_t *total,
+int rg_flows_walk(const struct rg_state *st, bool (*want)(void *arg), uint64_t *total,
 		  void (*cb)(const void *key, bool v6, const struct rg_flow *f, void *arg), void *arg);
 /* Entries of a hash map, by batch lookups where the kernel has them. */
 int rg_map_count(int fd, uint64_t *n);
@@ -133,5 +135,15 @@ int rg_ports_write(const struct rg_state *st, const uint64_t *old, const uint64_
 /* Adds a prefix to, or deletes it from, RG_M_PROTECT or RG_M_EXEMPT (deleting a missing one is
  * not an error). */
 int rg_prefix_update(const struct rg_state *st, int map, const struct rg_prefix_key *k, bool add);
+
+/* The sequence-distance histogram of one slot (RG_DIST_BUCKETS buckets), summed over CPUs. */
+int rg_dist_read(const struct rg_state *st, uint32_t slot, struct rg_dist out[RG_DIST_BUCKETS]);
+
+/* The capture's settings (one element) and its per-CPU sampling state. */
+int rg_capcfg_read(const struct rg_state *st, struct rg_cap_cfg *c);
+int rg_capcfg_write(const struct rg_state *st, const struct rg_cap_cfg *c);
+/* matched, records and lost summed over CPUs (the window fields are left 0). */
+int rg_capstat_read(const struct rg_state *st, struct rg_cap_stat *sum);
+int rg_capstat_reset(const struct rg_state *st);
 
 #endif

@@ -186,6 +186,118 @@ static int print_snapshot(const struct slot_stats *s)
 	return RC_OK;
 }
 
+/* "0", "1", "2", then "(2 Ki, 4 Ki]": the range of distances bucket k holds (capture.h). */
+static void bucket_label(int k, char *buf, size_t len)
+{
+	static const char *const unit[] = { "", " Ki", " Mi", " Gi" };
+	char lo[16], hi[16];
+
+	if (k <= 2) {
+		snprintf(buf, len, "%d", k);
+		return;
+	}
+	for (int e = 0; e < 2; e++) {
+		uint64_t v = 1ull << (k - 2 + e);
+		int u = 0;
+
+		while (v >= 1024 && u < 3) {
+			v >>= 10;
+			u++;
+		}
+		snprintf(e ? hi : lo, sizeof(lo), "%llu%s", (unsigned long long)v, unit[u]);
+	}
+	snprintf(buf, len, "(%s, %s]", lo, hi);
+}
+
+static struct json_object *distance_json(const struct rg_dist *d)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	uint64_t count = 0, sum = 0;
+
+	for (int k = 0; k < RG_DIST_BUCKETS; k++) {
+		struct json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "le", json_u64(k ? 1ull << (k - 1) : 0));
+		json_object_object_add(b, "count", json_u64(d[k].count));
+		json_object_array_add(arr, b);
+		count += d[k].count;
+		sum += d[k].sum;
+	}
+	json_object_object_add(o, "count", json_u64(count));
+	json_object_object_add(o, "sum", json_u64(sum));
+	json_object_object_add(o, "buckets", arr);
+	return o;
+}
+
+static void distance_text(uint32_t slot, const struct slot_stats *s, const struct rg_dist *d)
+{
+	uint64_t count = 0, max = 0;
+	char label[40];
+
+	for (int k = 0; k < RG_DIST_BUCKETS; k++) {
+		count += d[k].count;
+		if (d[k].count > max)
+			max = d[k].count;
+	}
+	printf("%s (slot %u, %s): %llu RSTs judged against a sequence reference\n", s->rec.name, slot,
+	       rg_role_str(s->rec.role), (unsigned long long)count);
+	if (!count && rg_log_verbosity < 1) {
+		printf("  (none yet)\n");
+		return;
+	}
+	printf("  %-24s %12s\n", "DISTANCE (bytes)", "RSTS");
+	for (int k = 0; k < RG_DIST_BUCKETS; k++) {
+		int bar = max ? (int)((d[k].count * 40 + max - 1) / max) : 0;
+
+		if (!d[k].count && rg_log_verbosity < 1)
+			continue;
+		bucket_label(k, label, sizeof(label));
+		printf("  %-24s %12llu  %.*s\n", label, (unsigned long long)d[k].count, bar,
+		       "########################################");
+	}
+}
+
+/* stats --distance: how far judged RSTs were from RCV.NXT (host) or the band (gateway). */
+static int print_distance(const struct rg_state *st, const struct slot_stats *s)
+{
+	struct json_object *o = NULL, *arr = NULL;
+	struct rg_dist d[RG_DIST_BUCKETS];
+	bool any = false;
+	int err;
+
+	if (cli.json) {
+		o = json_object_new_object();
+		arr = json_object_new_array();
+	}
+	for (uint32_t i = 0; i < RG_MAX_IFACES; i++) {
+		if (!s[i].used)
+			continue;
+		if ((err = rg_dist_read(st, i, d))) {
+			json_object_put(o);
+			json_object_put(arr);
+			return rg_fail(RC_ERR, "cannot read the distance histogram: %s%s", errstr(err),
+				       err == -ENOENT ? " (attached by an rstguard without it: attach "
+				       "again)" : "");
+		}
+		any = true;
+		if (cli.json) {
+			struct json_object *e = iface_json(i, &s[i]);
+
+			json_object_object_add(e, "distance", distance_json(d));
+			json_object_array_add(arr, e);
+		} else {
+			distance_text(i, &s[i], d);
+		}
+	}
+	if (cli.json) {
+		json_object_object_add(o, "interfaces", arr);
+		json_print(o);
+	} else if (!any) {
+		printf("no interfaces attached\n");
+	}
+	return RC_OK;
+}
+
 static double now_s(void)
 {
 	return rg_monotonic_ns() / 1e9;
@@ -231,6 +343,9 @@ static void print_rates(const struct slot_stats *a, const struct slot_stats *b, 
 					json_object_object_add(v, "bits_per_second", json_object_new_double((double)(uint64_t)(bps + 0.5)));
 					json_object_object_add(acts, rg_action_names[x], v);
 				} else if (dp) {
+					if (!any)
+						printf("%-15s %-18s %-10s %16s %20s\n", "IFACE", "REASON",
+						       "ACTION", "RATE", "BANDWIDTH");
 					printf("%-15s %-18s %-10s %12.1f pps %14.0f bit/s\n", b[i].rec.name,
 					       rg_reason_names[r], rg_action_names[x], pps, bps);
 					any = true;
@@ -284,7 +399,7 @@ static int watch(struct rg_state *st, double interval)
 
 static void stats_usage(void)
 {
-	printf("Usage: rstguard stats [--watch SECONDS] [-j] [-v] [--pin-dir DIR]\n"
+	printf("Usage: rstguard stats [--watch SECONDS | --distance] [-j] [-v] [--pin-dir DIR]\n"
 	       "\n"
 	       "Counters per attached interface and reason, summed over CPUs: packets passed,\n"
 	       "dropped, and would-be dropped (mode=monitor). Zero rows are hidden unless -v.\n"
@@ -292,19 +407,25 @@ static void stats_usage(void)
 	       "challenge ACKs sent, limited (one per flow and direction per interval), fallback\n"
 	       "(cannot send on an L3 device) and unrouted (no route back where the RST came from).\n"
 	       "--watch prints rates every SECONDS (0.1-3600) until interrupted; with -j one JSON\n"
-	       "document per line.\n");
+	       "document per line.\n"
+	       "--distance shows, per interface, how far the sequence numbers of judged RSTs were\n"
+	       "from the receiver's RCV.NXT (host role) or the tracked band (gateway role), in\n"
+	       "log2 buckets: a blind flood spreads over the large distances, a sweep fills them\n"
+	       "evenly, a forger who knows the numbers lands near 0.\n");
 }
 
 int do_stats(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "watch", required_argument, NULL, 'w' },
+		{ "distance", no_argument, NULL, 'D' },
 		RG_COMMON_LONGOPTS,
 		{}
 	};
 	static struct slot_stats s[RG_MAX_IFACES];
 	struct rg_state st;
 	double interval = 0;
+	bool distance = false;
 	int c, rc, err;
 	char *end;
 
@@ -322,12 +443,17 @@ int do_stats(int argc, char **argv)
 				return rg_fail(RC_USAGE, "invalid --watch '%s': seconds from 0.1 to 3600",
 					       optarg);
 			break;
+		case 'D':
+			distance = true;
+			break;
 		default:
 			return bad_opt("stats", c, argv);
 		}
 	}
 	if (optind < argc)
 		return rg_fail(RC_USAGE, "stats takes no arguments ('%s')", argv[optind]);
+	if (distance && interval > 0)
+		return rg_fail(RC_USAGE, "--distance shows totals; it does not go with --watch");
 	if ((rc = rg_state_open_cli(&st, true)))
 		return rc;
 	if (interval > 0) {
@@ -335,7 +461,7 @@ int do_stats(int argc, char **argv)
 	} else if ((err = read_all(&st, s))) {
 		rc = rg_fail(RC_ERR, "cannot read the counters: %s", errstr(err));
 	} else {
-		rc = print_snapshot(s);
+		rc = distance ? print_distance(&st, s) : print_snapshot(s);
 	}
 	rg_state_close(&st);
 	return rc;

@@ -13,6 +13,8 @@
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,7 +609,7 @@ static void conns_close(struct conns *c)
 enum prog_kind {
 	PK_DROP, PK_PASS, PK_LOOKUP_PASS, PK_LOOKUP_DROP, PK_PROBE, PK_RG_GW, PK_RG_HOST
 };
-enum target { TG_NONE, TG_PASS90, TG_LOOKUP15, TG_LIVE, TG_NOFLOW };
+enum target { TG_NONE, TG_PASS90, TG_LOOKUP15, TG_LIVE, TG_NOFLOW, TG_CAPTURE };
 
 struct row {
 	const char *id, *title, *role;
@@ -617,6 +619,7 @@ struct row {
 	enum tmpl tmpl;
 	uint32_t gen_mode, gen_nflows;
 	int conns, nft;     /* real connections / nft table during the run */
+	int capture;        /* 'rstguard capture' running: flag up, default sampling, a reader */
 	/* The empty program this row's rate is compared with: same verdict (so the same fate
 	 * after XDP: the stack for passed frames) and same generator work per frame. */
 	const char *empty;
@@ -700,6 +703,15 @@ static const struct row rows[] = {
 	{ .id = "s4", .title = "RST flood, random seq, at 4 established sockets", .role = "host",
 	  .flows = M1, .prog = PK_RG_HOST, .size = 2, .tmpl = T_RST_CONN, .gen_mode = SEQ_CONN,
 	  .conns = 1, .empty = "b_empty_drop_conn", .target = TG_LIVE, .ref = "b_nft_live" },
+	/* The same floods while a capture runs with its default sampling, beside the rows above. */
+	{ .id = "s3c", .title = "RST flood at 4 live flows, 1M tracked, capture running",
+	  .role = "gateway", .flows = M1, .prog = PK_RG_GW, .size = 2, .tmpl = T_RST_FLOW,
+	  .gen_mode = SEQ_FLOW, .gen_nflows = NCONN, .empty = "b_empty_drop", .capture = 1,
+	  .target = TG_CAPTURE, .ref = "s3" },
+	{ .id = "s4c", .title = "RST flood at 4 established sockets, capture running", .role = "host",
+	  .flows = M1, .prog = PK_RG_HOST, .size = 2, .tmpl = T_RST_CONN, .gen_mode = SEQ_CONN,
+	  .conns = 1, .empty = "b_empty_drop_conn", .capture = 1, .target = TG_CAPTURE,
+	  .ref = "s4" },
 	{ .id = "s5", .title = "RST flood for flows that do not exist (random 4-tuples), 1M tracked",
 	  .role = "gateway", .flows = M1, .prog = PK_RG_GW, .size = 2, .tmpl = T_RST_TUPLE_GW,
 	  .gen_mode = SEQ_TUPLE, .empty = "b_empty_drop_rand", .target = TG_NOFLOW },
@@ -729,6 +741,7 @@ struct res {
 	int nres;
 	uint64_t reasons[RG_R_MAX]; /* rstguard rows: verdict reasons counted over all rounds */
 	uint64_t nft_drops, frames; /* nft rows: packets the rule dropped / frames received */
+	uint64_t cap_matched, cap_records, cap_lost, cap_read; /* capture rows, all rounds */
 	double test_run_ns;
 	double m_rx, m_wall, m_share, m_tx, m_drop, m_prog, m_gen;
 };
@@ -824,6 +837,95 @@ static int nft(struct bench_env *e, int add)
 	return rc ? -1 : 0;
 }
 
+/* ---- a capture running beside a flood -------------------------------------------------------
+ * What 'rstguard capture' does to the program, without the CLI: the flag up with the default
+ * sampling, and a thread draining the ring buffer as the capture's reader would. */
+
+struct cap_reader {
+	struct ring_buffer *rb;
+	pthread_t th;
+	atomic_int stop;
+	uint64_t read;
+};
+
+static int cap_count(void *ctx, void *data, size_t size)
+{
+	((struct cap_reader *)ctx)->read++;
+	return 0;
+}
+
+static void *cap_drain(void *arg)
+{
+	struct cap_reader *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		ring_buffer__poll(c->rb, 100);
+		ring_buffer__consume(c->rb);
+	}
+	return NULL;
+}
+
+static int cap_set(struct rg_inst *r, int ncpu, int active)
+{
+	struct rg_cap_cfg cfg = { .active = (uint32_t)active, .burst = RG_CAP_BURST_DEFAULT,
+				  .sample = RG_CAP_SAMPLE_DEFAULT, .pid = (uint32_t)getpid() };
+	struct rg_cap_stat *zero = calloc((size_t)ncpu, sizeof(*zero));
+	struct timespec ts;
+	uint32_t k = 0;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cfg.until_ns = ((uint64_t)ts.tv_sec + 3600) * 1000000000ull;
+	if (active && zero)
+		err = bpf_map_update_elem(bpf_map__fd(r->skel->maps.rg_capstat), &k, zero, BPF_ANY);
+	free(zero);
+	if (!err)
+		err = bpf_map_update_elem(bpf_map__fd(r->skel->maps.rg_capcfg), &k, &cfg, BPF_ANY);
+	return err;
+}
+
+static int cap_begin(struct bench_env *e, struct rg_inst *r, struct cap_reader *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->rb = ring_buffer__new(bpf_map__fd(r->skel->maps.rg_capring), cap_count, c, NULL);
+	if (!c->rb || cap_set(r, e->ncpu, 1)) {
+		fprintf(stderr, "bench: cannot start the capture\n");
+		ring_buffer__free(c->rb);
+		c->rb = NULL;
+		return -1;
+	}
+	if (pthread_create(&c->th, NULL, cap_drain, c)) {
+		cap_set(r, e->ncpu, 0);
+		ring_buffer__free(c->rb);
+		c->rb = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void cap_end(struct bench_env *e, struct rg_inst *r, struct cap_reader *c, struct res *m)
+{
+	struct rg_cap_stat *v = calloc((size_t)e->ncpu, sizeof(*v));
+	uint32_t k = 0;
+
+	if (!c->rb)
+		return;
+	cap_set(r, e->ncpu, 0);
+	atomic_store(&c->stop, 1);
+	pthread_join(c->th, NULL);
+	ring_buffer__consume(c->rb);
+	if (v && !bpf_map_lookup_elem(bpf_map__fd(r->skel->maps.rg_capstat), &k, v))
+		for (int i = 0; i < e->ncpu; i++) {
+			m->cap_matched += v[i].matched;
+			m->cap_records += v[i].records;
+			m->cap_lost += v[i].lost;
+		}
+	m->cap_read += c->read;
+	free(v);
+	ring_buffer__free(c->rb);
+	c->rb = NULL;
+}
+
 /* A row's policy on its rstguard instance (0: the defaults). A challenge ACK is sent only where
  * the router's FIB has the way back: forwarding on in the receiver for the row, and the
  * generator's address is a permanent neighbour (run.sh). interval_ms 0: the default. */
@@ -851,6 +953,7 @@ static int row_policy(struct bench_env *e, const struct row *r, uint32_t bits, u
 
 static int measure_row(struct bench_env *e, const struct row *r)
 {
+	struct cap_reader cap = { 0 };
 	const struct frame *f = &frames[r->tmpl];
 	struct gen_cfg g = { .mode = r->gen_mode, .nflows = r->gen_nflows, .nconn = NCONN };
 	struct res *m = RES(r);
@@ -877,7 +980,11 @@ static int measure_row(struct bench_env *e, const struct row *r)
 		goto out;
 	if (row_rg(r))
 		rg_reasons(row_rg(r), e->ncpu, before);
+	if (r->capture && cap_begin(e, row_rg(r), &cap))
+		goto out;
 	err = live_measure(e, fd, f->buf, f->len, &g, &lr);
+	if (r->capture)
+		cap_end(e, row_rg(r), &cap, m);
 	if (row_rg(r)) {
 		rg_reasons(row_rg(r), e->ncpu, after);
 		for (int k = 0; k < RG_R_MAX; k++)
@@ -1125,6 +1232,10 @@ static void main_verdict(const struct row *r, char *b, size_t n)
 	else
 		snprintf(b, n, "%s %.1f%%", rg_reason_names[best],
 			 100.0 * (double)m->reasons[best] / (double)total);
+	if (r->capture)
+		snprintf(b + strlen(b), n - strlen(b), "; captured %llu of %llu, %llu lost",
+			 (unsigned long long)m->cap_read, (unsigned long long)m->cap_matched,
+			 (unsigned long long)m->cap_lost);
 	if (m->reasons[RG_R_CHALLENGE_SENT] + m->reasons[RG_R_CHALLENGE_LIMITED])
 		snprintf(b + strlen(b), n - strlen(b), ", %llu challenge ACKs sent, %llu limited",
 			 (unsigned long long)m->reasons[RG_R_CHALLENGE_SENT],
@@ -1171,6 +1282,17 @@ static void judge(const struct row *r, struct verdict *v)
 		 * be on a path whose fixed cost is far below this one's generator + veth. */
 		snprintf(v->detail, sizeof(v->detail), "%.2f x empty, %.1f x nft; added ns %.1f x less",
 			 ratio, x, ref && added_ns(r) > 0 ? added_ns(ref) / added_ns(r) : 0);
+		return;
+	case TG_CAPTURE:
+		/* A capture should cost a flood little: the sampled records are few, the rest
+		 * pays a clock read and a few per-CPU counters. */
+		x = ref && RES(ref)->m_rx > 0 ? RES(r)->m_rx / RES(ref)->m_rx : 0;
+		v->text = ">= 0.90 x no capture";
+		v->applies = 1;
+		v->met = x >= 0.9;
+		snprintf(v->detail, sizeof(v->detail), "%.2f x %s without capture; +%.1f ns", x,
+			 r->ref, ref && RES(ref)->m_rx > 0 && RES(r)->m_rx > 0 ?
+			 1e3 / RES(r)->m_rx - 1e3 / RES(ref)->m_rx : 0);
 		return;
 	case TG_LOOKUP15:
 		x = ref && prog_net(ref) > 0 ? prog_net(r) / prog_net(ref) : 0;

@@ -113,12 +113,13 @@ def sc_evicted(x, flows):
     time.sleep(0.2)
     c1 = x.guard.counters()
     nf, ut = nl.delta(c1, c0, "no_flow", "drop"), nl.delta(c1, c0, "untracked", "pass")
-    # The flood set presence bits for a few times the table's worth of 4-tuples (up to half the
-    # filter), so some unseen 4-tuples collide with it and pass as untracked: the endpoint
-    # discards those.
-    x.check("evicted: 2000 blind RSTs at random 4-tuples: no_flow dropped, except presence-filter "
-            "collisions, which pass as untracked (%d + %d)" % (nf, ut),
-            nf + ut == 2000 and nf >= 1500, "no_flow/drop %d, untracked/pass %d" % (nf, ut))
+    # The flood set presence bits for up to 16x the table's worth of 4-tuples, so unseen 4-tuples
+    # collide with them at a rate the flood's length decides (the unit test bounds it for a known
+    # flood): the colliding ones pass as untracked and the endpoint discards them; none may pass
+    # as anything else, and the filter must still drop the rest.
+    x.check("evicted: 2000 blind RSTs at random 4-tuples after %d SYN pairs: no_flow dropped, "
+            "except presence-filter collisions, which pass as untracked (%d + %d)" % (sent, nf, ut),
+            nf + ut == 2000 and nf >= 2000 // 3, "no_flow/drop %d, untracked/pass %d" % (nf, ut))
 
 
 def sc_control(x):

@@ -52,6 +52,9 @@ void dp_init(void)
 	REG(rg_presence);
 	REG(rg_recent);
 	REG(rg_ifaces);
+	REG(rg_dist);
+	REG(rg_capcfg);
+	REG(rg_capstat);
 	REG(rg_chal);
 	REG(rg_chal_key);
 	shim_map_set_capacity(&rg_flows4, FZ_FLOWS);

@@ -28,6 +28,7 @@ static struct rg_env *cur;
 static __u64 *zero_buf;
 static __u32 *index_buf;
 static int kernel_fib_local; /* what bpf_fib_lookup answers in our namespace */
+static int cur_l3;
 
 /* ---- kernel side ------------------------------------------------------------------------- */
 
@@ -151,6 +152,7 @@ static void k_begin(__u32 role, __u32 l3, __u32 bits)
 	if (env_ok[role][l3] < 0)
 		return;
 	cur = &envs[role][l3];
+	cur_l3 = (int)l3;
 	/* A fresh start: no flows, no presence bits, no recent data ends. */
 	map_delete_all(cur->skel->maps.rg_flows4);
 	map_delete_all(cur->skel->maps.rg_flows6);
@@ -194,7 +196,16 @@ static int k_step(const __u8 *f, size_t n, __u64 now_ns, struct fz_counts *delta
 	cur->skel->bss->rg_clock_offset =
 		(__s64)now_ns - ((__s64)ts.tv_sec * 1000000000ll + ts.tv_nsec);
 	k_counts(&before);
-	act = env_run(cur, f, n);
+	{
+		/* The kernel runs frames on lo, whose link address is all zeros; the plain-C build
+		 * models a device that owns every frame's address (kernel_sock.h, rg_dev_view). */
+		__u8 g[3000];
+
+		memcpy(g, f, n);
+		if (!cur_l3)
+			memset(g, 0, 6);
+		act = env_run(cur, g, n);
+	}
 	k_counts(&after);
 	for (int r = 0; r < RG_R_MAX; r++)
 		for (int a = 0; a < RG_ACT_MAX; a++) {

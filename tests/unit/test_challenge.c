@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rstguard.skel.h"
@@ -613,6 +614,72 @@ static void case_policy(const struct fam *f)
 	env_close(&e);
 }
 
+/* ---- a capture running while challenges go out ---------------------------------------------- */
+
+static struct rg_cap_rec cap_rec;
+static int cap_recs;
+
+static int cap_cb(void *ctx, void *data, size_t size)
+{
+	if (size == sizeof(cap_rec))
+		memcpy(&cap_rec, data, size);
+	cap_recs++;
+	return 0;
+}
+
+static uint64_t dist_total(struct rg_env *e)
+{
+	struct rg_dist v[512];
+	uint64_t n = 0;
+
+	for (uint32_t b = 0; b < RG_DIST_BUCKETS && e->ncpu <= 512; b++)
+		if (!bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.rg_dist), &b, v))
+			for (int c = 0; c < e->ncpu; c++)
+				n += v[c].count;
+	return n;
+}
+
+/* The capture records the RST as it came, not the ACK its frame becomes, and the distance
+ * histogram counts it once. */
+static void case_capture(const struct fam *f)
+{
+	struct rg_cap_cfg cfg = { .active = 1, .sample = 1, .pid = 1 };
+	uint8_t in[4096], out[4096];
+	struct ring_buffer *rb;
+	struct timespec ts;
+	uint32_t olen, k = 0;
+	uint64_t d0;
+	char what[160];
+	struct rg_env e;
+	struct conn c;
+	size_t n;
+
+	if (env_open(&e, RG_ROLE_GATEWAY, 0, 1024)) {
+		CHECK(0, "%s: load", f->name);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cfg.until_ns = ((uint64_t)ts.tv_sec + 60) * 1000000000ull;
+	bpf_map_update_elem(bpf_map__fd(e.skel->maps.rg_capcfg), &k, &cfg, BPF_ANY);
+	rb = ring_buffer__new(bpf_map__fd(e.skel->maps.rg_capring), cap_cb, NULL, NULL);
+	env_policy(&e, RG_P_INEXACT_CHALLENGE, 0);
+	conn_open(&e, &c, f, 43002, NULL, 0);
+	n = inexact_rst(&c, SRV, NULL, in);
+	d0 = dist_total(&e);
+	cap_recs = 0;
+	snprintf(what, sizeof(what), "%s: challenge sent while a capture runs", f->name);
+	challenge_run(&e, in, n, if_b, out, &olen, RG_R_CHALLENGE_SENT, RG_ACT_DROP, what);
+	if (rb)
+		ring_buffer__consume(rb);
+	CHECK(rb && cap_recs == 1 && cap_rec.caplen == n && !memcmp(cap_rec.data, in, n) &&
+	      cap_rec.reason == RG_R_INEXACT && cap_rec.action == RG_ACT_DROP && cap_rec.dist == 1000,
+	      "%s: captured once, the RST as it came (inexact, drop, distance 1000), not the ACK "
+	      "(%d records, caplen %u, distance %u)", what, cap_recs, cap_rec.caplen, cap_rec.dist);
+	CHECK(dist_total(&e) - d0 == 1, "%s: the histogram counts it once", what);
+	ring_buffer__free(rb);
+	env_close(&e);
+}
+
 int main(void)
 {
 	int rc = setup_ns();
@@ -628,6 +695,7 @@ int main(void)
 		case_addressing(&fams[v]);
 		case_limit(&fams[v]);
 		case_policy(&fams[v]);
+		case_capture(&fams[v]);
 	}
 	return t_summary("challenge");
 }

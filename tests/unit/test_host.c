@@ -455,6 +455,20 @@ static const char *xdp_name(int r)
 	}
 }
 
+/* Runs a built frame as lo delivers it: lo's own MAC is all zeros, and the host view passes a
+ * frame to another link address as one an upper device may take. */
+static int run_spec(struct rg_env *e, const struct pktspec *s)
+{
+	uint8_t buf[4096];
+	size_t n = pkt_build(buf, sizeof(buf), s);
+
+	if (!n)
+		return -1;
+	if (!s->l3)
+		memset(buf, 0, 12);
+	return env_run(e, buf, n);
+}
+
 /* Runs one frame and checks both the verdict and that exactly one counter, reason/act, moved. */
 static void expect(struct rg_env *e, const struct pktspec *s, int verdict, int reason, int act,
 		   const char *fmt, ...)
@@ -469,7 +483,7 @@ static void expect(struct rg_env *e, const struct pktspec *s, int verdict, int r
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	env_snap(e, &b);
-	r = env_run_spec(e, s);
+	r = run_spec(e, s);
 	env_snap(e, &a);
 	for (int i = 0; i < RG_R_MAX; i++)
 		for (int j = 0; j < RG_ACT_MAX; j++) {
@@ -1210,15 +1224,15 @@ static void replay(struct rg_env *e, const struct fam *f, const char *a, uint16_
 			       .seq = aisn + 1, .ack = bisn + 1, .flags = TF_ACK, .win = 512 };
 	struct pktspec data = sa;
 
-	CHECK(env_run_spec(e, &syn) == XDP_PASS && env_run_spec(e, &sa) == XDP_PASS &&
-	      env_run_spec(e, &ack) == XDP_PASS, "%s replayed handshake passes", f->name);
+	CHECK(run_spec(e, &syn) == XDP_PASS && run_spec(e, &sa) == XDP_PASS &&
+	      run_spec(e, &ack) == XDP_PASS, "%s replayed handshake passes", f->name);
 	data.flags = TF_ACK | TF_PSH;
 	data.seq = bisn + 1;
 	data.payload = 100;
 	data.win = 512;
-	CHECK(env_run_spec(e, &data) == XDP_PASS, "%s replayed data passes", f->name);
+	CHECK(run_spec(e, &data) == XDP_PASS, "%s replayed data passes", f->name);
 	ack.ack = bisn + 101;
-	CHECK(env_run_spec(e, &ack) == XDP_PASS, "%s replayed ack passes", f->name);
+	CHECK(run_spec(e, &ack) == XDP_PASS, "%s replayed ack passes", f->name);
 }
 
 static void case_both(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
@@ -1327,6 +1341,226 @@ static void case_host_forwarded(struct rg_env *e, const struct fam *f)
 	       f->name);
 }
 
+
+/* ---- the recent-data cache under forged data (anchored entries) ------------------------- */
+
+/* bpf/verdict.h tuple_hash and the slot it picks, over the same network-order words. */
+static uint32_t recent_slot_of(const struct fam *f, const char *src, uint16_t sport,
+			       const char *dst, uint16_t dport)
+{
+	uint32_t sa[4] = { 0 }, da[4] = { 0 }, h;
+	uint16_t sp = htons(sport), dp = htons(dport);
+
+	inet_pton(f->v6 ? AF_INET6 : AF_INET, src, sa);
+	inet_pton(f->v6 ? AF_INET6 : AF_INET, dst, da);
+	h = sa[0] ^ da[0] ^ ((uint32_t)sp << 16 | dp);
+	if (f->v6)
+		h ^= sa[1] ^ sa[2] ^ sa[3] ^ da[1] ^ da[2] ^ da[3];
+	h *= 0x9e3779b1;
+	h ^= h >> 16;
+	return h & (RG_RECENT_SLOTS - 1);
+}
+
+static void data_frame(struct rg_env *e, struct pktspec d, uint32_t seq, uint32_t len,
+		       const char *what)
+{
+	d.seq = seq;
+	d.payload = len;
+	d.flags = len ? TF_ACK | TF_PSH : TF_ACK | TF_FIN;
+	expect(e, &d, XDP_PASS, RG_R_NON_RST, RG_ACT_PASS, "%s", what);
+}
+
+/* Forged data segments at sequence numbers a blind forger picks must not take the place of the
+ * real data a racing RST follows: before anchoring, the last forged segment made the peer's
+ * real reset `inexact` and it was dropped. */
+static void case_recent_poison(struct rg_env *e, const struct fam *f, int lfd, uint16_t lport)
+{
+	struct conn k;
+	struct wdir *sc, *cs;
+	uint32_t nxt, cnxt, target;
+	struct pktspec s, d, o;
+	uint16_t cport = 0;
+	char what[96];
+
+	if (conn_open(&k, f, lfd, lport)) {
+		CHECK(0, "%s recent poison: connection: %s", f->name, strerror(errno));
+		return;
+	}
+	CHECK(xfer(k.sfd, k.cfd, 1000) == 0 && xfer(k.cfd, k.sfd, 500) == 0, "%s data moved",
+	      f->name);
+	settle();
+	sc = wire_find(f->v6, f->s, k.sport, f->c, k.cport);
+	cs = wire_find(f->v6, f->c, k.cport, f->s, k.sport);
+	CHECK(sc && cs, "%s recent poison: connection on the wire", f->name);
+	if (!sc || !cs)
+		goto out;
+	nxt = sc->end;
+	cnxt = cs->end;
+	s = rst(f, f->s, k.sport, f->c, k.cport, nxt + 200, cnxt, TF_RST | TF_ACK);
+	d = rst(f, f->s, k.sport, f->c, k.cport, nxt, cnxt, TF_ACK | TF_PSH);
+
+	/* The real 200 bytes at the client's rcv_nxt, then forged data all over the space. */
+	data_frame(e, d, nxt, 200, "real data at rcv_nxt");
+	data_frame(e, d, nxt + 0x40000000, 100, "forged data far ahead");
+	data_frame(e, d, nxt - 5000, 100, "forged data behind rcv_nxt");
+	data_frame(e, d, nxt + 65536 + 1000, 100, "forged data past the anchoring bound");
+	data_frame(e, d, nxt + 0x9e3779b1, 0, "forged FIN at a random number");
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS,
+	       "%s forged data does not displace the real data's end", f->name);
+	/* The real stream going on in order moves the entry. */
+	data_frame(e, d, nxt + 200, 100, "real data continuing");
+	s.seq = nxt + 300;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s RST after continued data", f->name);
+	s.seq = nxt + 200;
+	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s the old end no longer vouches",
+	       f->name);
+	/* A socketless 4-tuple of the forger's choosing that lands in the same slot. */
+	target = recent_slot_of(f, f->s, k.sport, f->c, k.cport);
+	for (uint32_t p = 1024; p < 65536 && !cport; p++)
+		if (p != k.sport && recent_slot_of(f, f->peer, (uint16_t)p, f->c, 47000) == target)
+			cport = (uint16_t)p;
+	CHECK(cport != 0, "%s a colliding 4-tuple exists", f->name);
+	o = rst(f, f->peer, cport, f->c, 47000, 777, 1, TF_ACK | TF_PSH);
+	snprintf(what, sizeof(what), "%s colliding socketless data", f->name);
+	data_frame(e, o, 777, 100, what);
+	s.seq = nxt + 300;
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS,
+	       "%s a socketless 4-tuple does not evict the anchored entry", f->name);
+	/* Data of the other direction is judged against the other socket: not anchored. */
+	d = rst(f, f->c, k.cport, f->s, k.sport, nxt + 300, nxt, TF_ACK | TF_PSH);
+	data_frame(e, d, nxt + 300, 100, "other direction's data at our number");
+	expect(e, &s, XDP_PASS, RG_R_VALID, RG_ACT_PASS, "%s entry kept after other direction",
+	       f->name);
+	CHECK(tcp_state_fd(k.cfd) == TCP_ESTABLISHED, "%s client still established", f->name);
+out:
+	conn_close(&k);
+	settle();
+}
+
+/* ---- the host view: devices with upper devices ------------------------------------------ */
+
+struct hvdev {
+	const char *name;
+	int ifindex;
+	uint8_t mac[6];
+};
+
+static struct hvdev hv_plain = { .name = "hn0" }, hv_mvlow = { .name = "hv0" },
+		    hv_mvchild = { .name = "hvm0" }, hv_pass = { .name = "hp0" },
+		    hv_port = { .name = "hb0" };
+static int hv_ok;
+
+/* Veths standing for NICs: plain, lower of a bridge-mode macvlan, lower of a passthru macvlan,
+ * and a bridge port, each with a link address set here (under unshare, /sys/class/net still
+ * shows the namespace the test started in). */
+static int setup_uppers(void)
+{
+	if (sh("ip link add hn0 address 02:00:00:00:aa:01 type veth peer name hn1") ||
+	    sh("ip link add hv0 address 02:00:00:00:aa:02 type veth peer name hv1") ||
+	    sh("ip link add hp0 address 02:00:00:00:aa:03 type veth peer name hp1") ||
+	    sh("ip link add hb0 address 02:00:00:00:aa:04 type veth peer name hb1"))
+		return -1;
+	if (sh("ip link add link hv0 name hvm0 address 02:00:00:00:ab:02 type macvlan mode bridge")) {
+		printf("# no macvlan: upper-device cases skipped\n");
+		return -1;
+	}
+	if (sh("ip link add link hp0 name hpm0 type macvlan mode passthru") ||
+	    sh("ip link add hbr0 type bridge") || sh("ip link set hb0 master hbr0"))
+		return -1;
+	if (sh("sh -c 'for i in hn0 hn1 hv0 hv1 hp0 hp1 hb0 hb1 hvm0 hpm0 hbr0; do ip link set $i up; done'"))
+		return -1;
+	return 0;
+}
+
+static int set_mac_of(struct hvdev *d, const char *mac)
+{
+	unsigned int m[6];
+
+	d->ifindex = (int)if_nametoindex(d->name);
+	if (sscanf(mac, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		d->mac[i] = (uint8_t)m[i];
+	return d->ifindex > 0 ? 0 : -1;
+}
+
+/* Runs a no-socket RST as if it came in on device `in`, sent to link address `to`. */
+static void hv_expect(struct rg_env *e, const struct pktspec *s, const struct hvdev *in,
+		      const uint8_t *to, int verdict, int reason, int act, const char *what)
+{
+	uint8_t buf[512];
+	size_t n = pkt_build(buf, sizeof(buf), s);
+	struct rg_snap b, a;
+	int saved = e->ifindex, r;
+	char got[300] = "";
+
+	memcpy(buf, to, 6);
+	e->ifindex = in->ifindex;
+	env_snap(e, &b);
+	r = n ? env_run(e, buf, n) : -1;
+	env_snap(e, &a);
+	e->ifindex = saved;
+	for (int i = 0; i < RG_R_MAX; i++)
+		for (int j = 0; j < RG_ACT_MAX; j++)
+			if (a.pkts[i][j] != b.pkts[i][j])
+				snprintf(got + strlen(got), sizeof(got) - strlen(got), " %s/%s",
+					 rg_reason_names[i], rg_action_names[j]);
+	CHECK(r == verdict && a.pkts[reason][act] - b.pkts[reason][act] == 1,
+	      "%s: got %s [%s ], want %s [%s/%s]", what, xdp_name(r), got, xdp_name(verdict),
+	      rg_reason_names[reason], rg_action_names[act]);
+}
+
+static const uint8_t other_mac[6] = { 0x02, 0, 0, 0, 0xee, 0xee };
+
+/* A missing socket is conclusive only for a frame the device's own stack alone receives. */
+static void case_host_view(struct rg_env *e, const struct fam *f, int role)
+{
+	uint16_t p = unused_port(f->v6, f->c);
+	struct pktspec s = rst(f, f->peer, 40500, f->c, p, 0x1234567, 1, TF_RST | TF_ACK);
+	int host = role == RG_ROLE_HOST;
+	int uv = RG_R_UNVERIFIED;
+	char w[160];
+
+	if (!hv_ok)
+		return;
+#define HV(in, to, v, r, a, ...) do { snprintf(w, sizeof(w), __VA_ARGS__); \
+	hv_expect(e, &s, in, to, v, r, a, w); } while (0)
+	HV(&hv_plain, hv_plain.mac, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+	   "%s plain device, its own MAC, local dst: no_flow", f->name);
+	HV(&hv_plain, other_mac, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+	   "%s plain device, another host's MAC: its stack discards the frame", f->name);
+	HV(&hv_mvlow, other_mac, XDP_PASS, uv, RG_ACT_PASS,
+	   "%s macvlan lower, an address that is not its own: an upper's, maybe", f->name);
+	HV(&hv_mvlow, hv_mvlow.mac, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+	   "%s macvlan lower, its own MAC: still the host's frame", f->name);
+	HV(&hv_mvlow, hv_mvchild.mac, XDP_PASS, uv, RG_ACT_PASS,
+	   "%s macvlan lower, the child's MAC: the child's socket is out of sight", f->name);
+	HV(&hv_pass, hv_pass.mac, XDP_PASS, uv, RG_ACT_PASS,
+	   "%s passthru macvlan takes the lower's own MAC", f->name);
+	HV(&hv_port, hv_port.mac, XDP_PASS, uv, RG_ACT_PASS,
+	   "%s bridge port: the bridge's sockets are out of sight", f->name);
+	/* The upper list is read for every frame: a change after load counts at once. */
+	CHECK(sh("ip link set hn0 master hbr0") == 0, "hn0 joins the bridge");
+	HV(&hv_plain, hv_plain.mac, XDP_PASS, uv, RG_ACT_PASS,
+	   "%s plain device made a bridge port after load", f->name);
+	CHECK(sh("ip link set hn0 nomaster") == 0, "hn0 leaves the bridge");
+	HV(&hv_plain, hv_plain.mac, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+	   "%s and back to a plain device", f->name);
+	/* The destination must be this machine: a routed one is not the host's to refuse. */
+	s = rst(f, f->fwd_a, 40501, f->far, 179, 0x1234567, 1, TF_RST | TF_ACK);
+	CHECK(set_forwarding(1) == 0, "forwarding on");
+	HV(&hv_plain, hv_plain.mac, host ? XDP_PASS : XDP_DROP, host ? RG_R_UNVERIFIED : RG_R_NO_FLOW,
+	   host ? RG_ACT_PASS : RG_ACT_DROP, host ?
+	   "%s host role, forwarded dst: unverified" : "%s both role, forwarded dst: flow table", f->name);
+	if (!host)
+		HV(&hv_mvlow, hv_mvchild.mac, XDP_PASS, RG_R_UNVERIFIED, RG_ACT_PASS,
+		   "%s both role, the child's MAC, untracked: unverified, not no_flow", f->name);
+	CHECK(set_forwarding(0) == 0, "forwarding off");
+	HV(&hv_plain, hv_plain.mac, XDP_DROP, RG_R_NO_FLOW, RG_ACT_DROP,
+	   "%s forwarding off: everything received is for this host", f->name);
+#undef HV
+}
+
 int main(void)
 {
 	struct rg_env e;
@@ -1347,6 +1581,13 @@ int main(void)
 	CHECK(rc == 0, "namespace set up");
 	if (rc)
 		return t_summary("host");
+	hv_ok = setup_uppers() == 0 && set_mac_of(&hv_plain, "02:00:00:00:aa:01") == 0 &&
+		set_mac_of(&hv_mvlow, "02:00:00:00:aa:02") == 0 &&
+		set_mac_of(&hv_mvchild, "02:00:00:00:ab:02") == 0 &&
+		set_mac_of(&hv_pass, "02:00:00:00:aa:03") == 0 &&
+		set_mac_of(&hv_port, "02:00:00:00:aa:04") == 0;
+	if (!hv_ok)
+		printf("# upper devices could not be made: host-view cases skipped\n");
 	sniff_fd = socket(AF_PACKET, SOCK_RAW, htons(0x0003 /* ETH_P_ALL */));
 	if (sniff_fd < 0) {
 		printf("SKIP: AF_PACKET socket: %s\n", strerror(errno));
@@ -1378,6 +1619,8 @@ int main(void)
 		case_request_and_sack(&e, f, lfd[v], lport[v]);
 		case_closing(&e, f, lfd[v], lport[v]);
 		case_host_forwarded(&e, f);
+		case_recent_poison(&e, f, lfd[v], lport[v]);
+		case_host_view(&e, f, RG_ROLE_HOST);
 	}
 	case_mapped(&e, lfd[0], lport[0]);
 	case_frag_trim(&e, lfd[0], lport[0]);
@@ -1397,6 +1640,7 @@ int main(void)
 		case_established(&e, &fams[v], lfd[v], lport[v]);
 		case_syn_sent(&e, &fams[v]);
 		case_time_wait(&e, &fams[v], lfd[v], lport[v]);
+		case_host_view(&e, &fams[v], RG_ROLE_BOTH);
 	}
 	env_close(&e);
 	return t_summary("host");

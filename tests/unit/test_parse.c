@@ -89,6 +89,10 @@ static size_t build(uint8_t *buf, const struct pktspec *s)
 
 	if (!n)
 		printf("# pkt_build refused a spec\n");
+	/* Sent to lo's own link address (all zeros), as the host role's view expects of a frame
+	 * for this machine's stack (bpf/verdict.h, rg_host_view). */
+	else if (!s->l3)
+		memset(buf, 0, 6);
 	return n;
 }
 

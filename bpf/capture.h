@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* What a verdict leaves besides its counter: the sequence distance of a judged RST in a log2
+ * histogram, and, while 'rstguard capture' runs, a sampled copy of dropped packets in a ring
+ * buffer. Included after the cfg_* load-time settings, which it reads. */
+#ifndef RG_CAPTURE_H
+#define RG_CAPTURE_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "rstguard.h"
+#include "maps.h"
+#include "parse.h"
+#include "flow_state.h"
+
+#define RG_NS_PER_S 1000000000ull
+
+/* How far apart two sequence numbers are, the shorter way round the circle: at most 2^31. */
+static __always_inline __u32 seq_gap(__u32 a, __u32 b)
+{
+	__u32 d = a - b;
+
+	return d > 0x80000000u ? 0u - d : d;
+}
+
+/* Position of the highest set bit, counting from 1; 0 for 0. */
+static __always_inline __u32 fls32(__u32 x)
+{
+	__u32 r = 0;
+
+	if (x >> 16) {
+		x >>= 16;
+		r += 16;
+	}
+	if (x >> 8) {
+		x >>= 8;
+		r += 8;
+	}
+	if (x >> 4) {
+		x >>= 4;
+		r += 4;
+	}
+	if (x >> 2) {
+		x >>= 2;
+		r += 2;
+	}
+	if (x >> 1) {
+		x >>= 1;
+		r += 1;
+	}
+	return r + x;
+}
+
+/* Bucket 0 holds 0; bucket k > 0 holds (2^(k-2), 2^(k-1)], i.e. its upper bound is 2^(k-1). */
+static __always_inline __u32 dist_bucket(__u32 d)
+{
+	return d ? 1 + fls32(d - 1) : 0;
+}
+
+/* Bytes from seq to the reference [lo, hi]: 0 inside, else to the nearer edge. */
+static __always_inline __u32 ref_dist(__u32 seq, __u32 lo, __u32 hi)
+{
+	__u32 d;
+
+	/* An inverted band holds lo alone, as seq_in() reads it. */
+	if (seq_before(hi, lo))
+		hi = lo;
+	if (seq - lo <= hi - lo)
+		return 0;
+	d = seq_gap(seq, lo);
+	return seq_gap(seq, hi) < d ? seq_gap(seq, hi) : d;
+}
+
+/*
+ * Counts an RST in the histogram by its distance from the reference it was judged against. A
+ * blind flood spreads over the high buckets, a sweep fills them at its stride, and a forger who
+ * knows the numbers shows up near zero. Returns the distance. A global function: verified
+ * once, not on every path to the exit.
+ */
+__noinline __u32 rg_dist_note(__u32 seq, __u32 lo, __u32 hi)
+{
+	__u32 d = ref_dist(seq, lo, hi), idx;
+	struct rg_dist *b;
+
+	idx = (cfg_slot % RG_MAX_IFACES) * RG_DIST_BUCKETS + dist_bucket(d);
+	b = bpf_map_lookup_elem(&rg_dist, &idx);
+	if (b) {
+		b->count++;
+		b->sum += d;
+	}
+	return d;
+}
+
+/*
+ * Sampling, per CPU: every packet while this CPU has taken fewer than cfg->burst in the current
+ * second, then one in cfg->sample. A flood thus costs one clock read and a few increments per
+ * packet; only the packets taken pay for a record.
+ */
+static __always_inline int cap_take(const struct rg_cap_cfg *cfg, struct rg_cap_stat *st,
+				    __u64 now)
+{
+	if (now - st->win_ns >= RG_NS_PER_S) {
+		st->win_ns = now;
+		st->taken = 0;
+	}
+	if (st->taken < cfg->burst) {
+		st->taken++;
+		return 1;
+	}
+	if (++st->skipped < cfg->sample)
+		return 0;
+	st->skipped = 0;
+	return 1;
+}
+
+/* Called only while a capture is active: filters, samples and writes one record. */
+__noinline int rg_capture(struct xdp_md *ctx, __u32 reason, __u32 act, __u32 dist)
+{
+	__u32 key = 0, len;
+	struct rg_cap_cfg *cfg;
+	struct rg_cap_stat *st;
+	struct rg_cap_rec *r;
+	__u64 now, caplen; /* 64 bits: checked on the very register passed to the helper */
+
+	cfg = bpf_map_lookup_elem(&rg_capcfg, &key);
+	st = bpf_map_lookup_elem(&rg_capstat, &key);
+	if (!ctx || !cfg || !st)
+		return 0;
+	if (cfg->reasons && !((cfg->reasons >> (reason & 63)) & 1))
+		return 0;
+	if (cfg->slots && !((cfg->slots >> (cfg_slot & 63)) & 1))
+		return 0;
+	/* A capture renews its deadline every second: past it, one killed without cleaning up
+	 * takes nothing more. */
+	now = bpf_ktime_get_coarse_ns();
+	if (now > cfg->until_ns)
+		return 0;
+	st->matched++;
+	if (!cap_take(cfg, st, now))
+		return 0;
+	r = bpf_ringbuf_reserve(&rg_capring, sizeof(*r), 0);
+	if (!r) {
+		st->lost++;
+		return 0;
+	}
+	len = ctx->data_end - ctx->data;
+	caplen = len < RG_CAP_SNAPLEN ? len : RG_CAP_SNAPLEN;
+	/* The helper's length must be bounded on the register the verifier sees. */
+	RG_BOUND(caplen, 0x1ff);
+	if (caplen < 1 || caplen > RG_CAP_SNAPLEN ||
+	    bpf_xdp_load_bytes(ctx, 0, r->data, caplen)) {
+		bpf_ringbuf_discard(r, 0);
+		st->lost++;
+		return 0;
+	}
+	r->ts_ns = bpf_ktime_get_ns();
+	r->ifindex = ctx->ingress_ifindex;
+	r->len = len;
+	r->dist = dist;
+	r->caplen = caplen;
+	r->slot = cfg_slot % RG_MAX_IFACES;
+	r->reason = reason;
+	r->action = act;
+	r->l3 = !!cfg_l3;
+	__builtin_memset(r->pad, 0, sizeof(r->pad));
+	bpf_ringbuf_submit(r, 0);
+	st->records++;
+	return 1;
+}
+
+/* The distance of seq from the reference the judge noted, without counting it. */
+static __always_inline __u32 pkt_dist(const struct pkt *p)
+{
+	return p->has_ref ? ref_dist(p->seq, p->ref_lo, p->ref_hi) : RG_DIST_NONE;
+}
+
+/* The capture of a dropped or would-drop packet. With no capture running, this flag is all the
+ * packet pays. */
+static __always_inline void capture(struct xdp_md *ctx, int reason, __u32 act, __u32 dist)
+{
+	struct rg_cap_cfg *cfg;
+	__u32 key = 0;
+
+	if (act == RG_ACT_PASS)
+		return;
+	cfg = bpf_map_lookup_elem(&rg_capcfg, &key);
+	if (cfg && cfg->active)
+		rg_capture(ctx, reason, act, dist);
+}
+
+/* The exit's hook, after the verdict: the histogram for every RST that had a reference, the
+ * capture for dropped and would-drop packets (act pass: captured already, or passed). */
+static __always_inline void observe(struct xdp_md *ctx, const struct pkt *p, int reason, __u32 act)
+{
+	__u32 dist = RG_DIST_NONE;
+
+	if (p->has_ref)
+		dist = rg_dist_note(p->seq, p->ref_lo, p->ref_hi);
+	capture(ctx, reason, act, dist);
+}
+
+#endif
