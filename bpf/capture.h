@@ -14,60 +14,81 @@
 
 #define RG_NS_PER_S 1000000000ull
 
+/*
+ * The distance arithmetic below has no data-dependent branch. Under a flood of random sequence
+ * numbers every comparison on the distance is a coin toss, and each mispredicted branch costs
+ * more than the whole computation; BPF has no conditional move, so comparisons are made into
+ * masks by hand, and RG_OPAQUE keeps the compiler from turning them back into branches.
+ */
+#ifdef __bpf__
+#define RG_OPAQUE(v) asm volatile("" : "+r"(v))
+#else
+#define RG_OPAQUE(v) ((void)0)
+#endif
+
+/* 1 when a > b, for values below 2^32. */
+static __always_inline __u64 gt_bit(__u64 a, __u64 b)
+{
+	__u64 d = b - a;
+
+	RG_OPAQUE(d);
+	return d >> 63;
+}
+
 /* How far apart two sequence numbers are, the shorter way round the circle: at most 2^31. */
 static __always_inline __u32 seq_gap(__u32 a, __u32 b)
 {
-	__u32 d = a - b;
+	__u64 d = (__u64)(__s64)(__s32)(a - b), s = (__u64)((__s64)d >> 63);
 
-	return d > 0x80000000u ? 0u - d : d;
+	RG_OPAQUE(s);
+	return (__u32)((d ^ s) - s);
+}
+
+/* The smaller of two values below 2^32. */
+static __always_inline __u32 min32(__u32 a, __u32 b)
+{
+	__u64 m = 0 - gt_bit(a, b);
+
+	return (__u32)(a ^ ((a ^ b) & m));
 }
 
 /* Position of the highest set bit, counting from 1; 0 for 0. */
-static __always_inline __u32 fls32(__u32 x)
+static __always_inline __u32 fls32(__u32 v)
 {
-	__u32 r = 0;
+	__u64 x = v, r, b;
 
-	if (x >> 16) {
-		x >>= 16;
-		r += 16;
-	}
-	if (x >> 8) {
-		x >>= 8;
-		r += 8;
-	}
-	if (x >> 4) {
-		x >>= 4;
-		r += 4;
-	}
-	if (x >> 2) {
-		x >>= 2;
-		r += 2;
-	}
-	if (x >> 1) {
-		x >>= 1;
-		r += 1;
-	}
-	return r + x;
+	r = gt_bit(x, 0xffff) << 4;
+	x >>= r;
+	b = gt_bit(x, 0xff) << 3;
+	x >>= b;
+	r += b;
+	b = gt_bit(x, 0xf) << 2;
+	x >>= b;
+	r += b;
+	b = gt_bit(x, 0x3) << 1;
+	x >>= b;
+	r += b;
+	b = gt_bit(x, 0x1);
+	x >>= b;
+	return (__u32)(r + b + x);
 }
 
-/* Bucket 0 holds 0; bucket k > 0 holds (2^(k-2), 2^(k-1)], i.e. its upper bound is 2^(k-1). */
+/* Bucket 0 holds 0; bucket k > 0 holds (2^(k-2), 2^(k-1)], i.e. its upper bound is 2^(k-1).
+ * d - 1 wraps to all ones for 0, whose fls is 32: the mask puts 0 back in bucket 0. */
 static __always_inline __u32 dist_bucket(__u32 d)
 {
-	return d ? 1 + fls32(d - 1) : 0;
+	return (1 + fls32(d - 1)) & (__u32)(0 - gt_bit(d, 0));
 }
 
 /* Bytes from seq to the reference [lo, hi]: 0 inside, else to the nearer edge. */
 static __always_inline __u32 ref_dist(__u32 seq, __u32 lo, __u32 hi)
 {
-	__u32 d;
-
 	/* An inverted band holds lo alone, as seq_in() reads it. */
 	if (seq_before(hi, lo))
 		hi = lo;
 	if (seq - lo <= hi - lo)
 		return 0;
-	d = seq_gap(seq, lo);
-	return seq_gap(seq, hi) < d ? seq_gap(seq, hi) : d;
+	return min32(seq_gap(seq, lo), seq_gap(seq, hi));
 }
 
 /*
