@@ -55,6 +55,19 @@ static int bucket_of(uint64_t d)
 	return k;
 }
 
+/* The distance of seq from the band [lo, hi] by the definition: outside it, the shorter way
+ * round the circle to the nearer edge. */
+static uint64_t near_edge(uint32_t seq, uint32_t lo, uint32_t hi)
+{
+	uint64_t dl = (uint32_t)(seq - lo), dh = (uint32_t)(seq - hi);
+
+	if (dl <= (uint32_t)(hi - lo))
+		return 0;
+	dl = dl > 0x80000000ull ? (1ull << 32) - dl : dl;
+	dh = dh > 0x80000000ull ? (1ull << 32) - dh : dh;
+	return dl < dh ? dl : dh;
+}
+
 /* Runs s and expects exactly one count, in the bucket of distance d, and d added to the sum;
  * d < 0 expects no count at all. */
 static void expect_dist(struct rg_env *e, const char *what, const struct pktspec *s, int64_t d)
@@ -140,6 +153,20 @@ static void gw_case(struct rg_env *e, const struct gw *g, const char *name)
 
 		snprintf(what, sizeof(what), "%s: RST %s", name, cases[i].name);
 		expect_dist(e, what, &r, cases[i].off);
+	}
+	/* Every bucket edge, on both sides of each power of two, from above the band: the
+	 * nearer edge is hi, or lo the other way round the circle. */
+	for (int k = 0; k < 32; k++) {
+		for (int64_t adj = -1; adj <= 1; adj++) {
+			uint64_t off = (1ull << k) + (uint64_t)adj;
+			uint32_t seq = hi + (uint32_t)off;
+			struct pktspec r = from_srv(g, seq, TF_RST, 0);
+
+			if (!off)
+				continue;
+			snprintf(what, sizeof(what), "%s: RST 2^%d%+lld past", name, k, (long long)adj);
+			expect_dist(e, what, &r, (int64_t)near_edge(seq, lo, hi));
+		}
 	}
 	/* Half way round the circle: the nearer edge is lo, 2^31 - 100 away. */
 	snprintf(what, sizeof(what), "%s: RST half the sequence space away", name);
