@@ -17,14 +17,8 @@
 /*
  * The distance arithmetic below has no data-dependent branch. Under a flood of random sequence
  * numbers every comparison on the distance is a coin toss, and each mispredicted branch costs
- * more than the whole computation; BPF has no conditional move, so comparisons are made into
- * masks by hand, and RG_OPAQUE keeps the compiler from turning them back into branches.
+ * more than the whole computation: comparisons are made into masks by hand (RG_OPAQUE).
  */
-#ifdef __bpf__
-#define RG_OPAQUE(v) asm volatile("" : "+r"(v))
-#else
-#define RG_OPAQUE(v) ((void)0)
-#endif
 
 /* 1 when a > b, for values below 2^32. */
 static __always_inline __u64 gt_bit(__u64 a, __u64 b)

@@ -115,8 +115,9 @@ static __always_inline __u32 rg_now(void)
 	return (bpf_ktime_get_coarse_ns() + rg_clock_offset) / 1000000000ull;
 }
 
-/* Mask of rg_presence word indexes (its size minus one), set with the map size before load. */
-const volatile __u32 cfg_presence_mask = RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / 64 - 1;
+/* Mask of rg_presence block indexes (its size minus one), set with the map size before load. */
+const volatile __u32 cfg_presence_mask =
+	RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / RG_PRESENCE_BLOCK_BITS - 1;
 
 /* Largest ack lag accepted when the sender's window is still small (as nf_conntrack's). */
 #define RG_MIN_ACK_WINDOW 66000
@@ -761,12 +762,21 @@ static __always_inline struct rg_flow *flow_find(const struct pkt *p, int *dir)
 	}
 }
 
-static __always_inline __u64 *presence_word(__u32 h, __u64 *bits)
+static __always_inline struct rg_presence_blk *presence_block(__u64 h,
+								struct rg_presence_blk *bits)
 {
 	__u32 idx = rg_presence_index(h, cfg_presence_mask);
 
-	*bits = rg_presence_bits(h);
+	rg_presence_bits(h, bits);
 	return bpf_map_lookup_elem(&rg_presence, &idx);
+}
+
+/* All of the key's bits set: the key (or one sharing its bits) was inserted once. A missing
+ * block (cannot happen: an array) says present, so the flow table decides. */
+static __always_inline int presence_has(const struct rg_presence_blk *b,
+					const struct rg_presence_blk *bits)
+{
+	return !b || ((b->w[0] & bits->w[0]) == bits->w[0] && (b->w[1] & bits->w[1]) == bits->w[1]);
 }
 
 /*
@@ -777,15 +787,15 @@ static __always_inline __u64 *presence_word(__u32 h, __u64 *bits)
  */
 static __always_inline struct rg_flow *flow_find_rst(const struct pkt *p, int *dir, int *seen)
 {
-	__u64 bits, *w;
+	struct rg_presence_blk bits, *b;
 
 	*seen = 0;
 	if (p->v6) {
 		struct rg_flow_key6 k = {};
 
 		*dir = flow_key6(p, &k);
-		w = presence_word(rg_key_hash((const __u32 *)&k, sizeof(k) / 4), &bits);
-		if (w && (*w & bits) != bits)
+		b = presence_block(rg_key_hash((const __u32 *)&k, sizeof(k) / 4), &bits);
+		if (!presence_has(b, &bits))
 			return NULL;
 		*seen = 1;
 		return bpf_map_lookup_elem(&rg_flows6, &k);
@@ -793,8 +803,8 @@ static __always_inline struct rg_flow *flow_find_rst(const struct pkt *p, int *d
 		struct rg_flow_key4 k = {};
 
 		*dir = flow_key4(p, &k);
-		w = presence_word(rg_key_hash((const __u32 *)&k, sizeof(k) / 4), &bits);
-		if (w && (*w & bits) != bits)
+		b = presence_block(rg_key_hash((const __u32 *)&k, sizeof(k) / 4), &bits);
+		if (!presence_has(b, &bits))
 			return NULL;
 		*seen = 1;
 		return bpf_map_lookup_elem(&rg_flows4, &k);
@@ -803,7 +813,7 @@ static __always_inline struct rg_flow *flow_find_rst(const struct pkt *p, int *d
 
 /* Inserts the entry and, only then, sets its presence bits: a reader that sees the bits finds
  * the entry. Returns the key's hash through *h. */
-static __always_inline long flow_insert(const struct pkt *p, const struct rg_flow *f, __u32 *h)
+static __always_inline long flow_insert(const struct pkt *p, const struct rg_flow *f, __u64 *h)
 {
 	if (p->v6) {
 		struct rg_flow_key6 k = {};
@@ -824,9 +834,9 @@ static __always_inline long flow_insert(const struct pkt *p, const struct rg_flo
  * RG_R_FLOW_INSERT_FAIL, or RG_R_MAX for none. */
 static __always_inline int flow_track(const struct pkt *p, const struct rg_policy *pol, __u32 now)
 {
+	struct rg_presence_blk bits, *b;
 	struct rg_flow *f, nf = {};
-	__u64 bits, *w;
-	__u32 h;
+	__u64 h;
 	int dir;
 
 	f = flow_find(p, &dir);
@@ -848,10 +858,12 @@ static __always_inline int flow_track(const struct pkt *p, const struct rg_polic
 		return RG_R_MAX;
 	if (flow_insert(p, &nf, &h))
 		return RG_R_FLOW_INSERT_FAIL;
-	w = presence_word(h, &bits);
-	/* Atomic: another CPU may be setting other bits of the same word. */
-	if (w && (*w & bits) != bits)
-		__sync_fetch_and_or(w, bits);
+	b = presence_block(h, &bits);
+	/* Atomic: another CPU may be setting other bits of the same block. */
+	if (b && (b->w[0] & bits.w[0]) != bits.w[0])
+		__sync_fetch_and_or(&b->w[0], bits.w[0]);
+	if (b && (b->w[1] & bits.w[1]) != bits.w[1])
+		__sync_fetch_and_or(&b->w[1], bits.w[1]);
 	return RG_R_FLOW_CREATED;
 }
 

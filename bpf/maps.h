@@ -61,14 +61,15 @@ struct {
 	__type(value, struct rg_flow);
 } rg_flows6 SEC(".maps");
 
-/* One bit per hash of a canonical flow key, set when the flow is created, never cleared: an RST
- * whose bit is clear has no flow, known without touching the (cache-cold) flow table. Sized by
- * the control plane with the table: RG_PRESENCE_BITS_PER_FLOW bits per flow, a power of two. */
+/* Bits per hash of a canonical flow key, set when the flow is created, never cleared: an RST
+ * whose bits are not all set has no flow, known without touching the (cache-cold) flow table.
+ * Sized by the control plane with the table: RG_PRESENCE_BITS_PER_FLOW bits per flow in blocks
+ * of RG_PRESENCE_BLOCK_BITS, a power of two of them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / 64);
+	__uint(max_entries, RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / RG_PRESENCE_BLOCK_BITS);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct rg_presence_blk);
 } rg_presence SEC(".maps");
 
 struct {

@@ -29,12 +29,12 @@ static bool in_set(const char *name, enum rg_map_set set)
  * constant, sized for the larger table (both share it). */
 static void size_flow_table(struct rstguard *skel, const struct rg_flow_sizes *sz)
 {
-	uint32_t words = rg_presence_words(sz->v4 > sz->v6 ? sz->v4 : sz->v6);
+	uint32_t blocks = rg_presence_blocks(sz->v4 > sz->v6 ? sz->v4 : sz->v6);
 
 	bpf_map__set_max_entries(skel->maps.rg_flows4, sz->v4);
 	bpf_map__set_max_entries(skel->maps.rg_flows6, sz->v6);
-	bpf_map__set_max_entries(skel->maps.rg_presence, words);
-	skel->rodata->cfg_presence_mask = words - 1;
+	bpf_map__set_max_entries(skel->maps.rg_presence, blocks);
+	skel->rodata->cfg_presence_mask = blocks - 1;
 }
 
 /*

@@ -100,7 +100,7 @@ static const struct {
 	[RG_M_FLOWS6] = { BPF_MAP_TYPE_LRU_HASH, sizeof(struct rg_flow_key6), sizeof(struct rg_flow),
 			  0, 0 },
 	[RG_M_IFACES] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rg_iface), 0, RG_MAX_IFACES },
-	[RG_M_PRESENCE] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(__u64), 0, 0 },
+	[RG_M_PRESENCE] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rg_presence_blk), 0, 0 },
 	[RG_M_RECENT] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct rg_recent), 0, RG_RECENT_SLOTS },
 	[RG_M_CHAL] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(__u64), 0, RG_CHAL_SLOTS },
 	[RG_M_CHAL_KEY] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(__u64), 0, 1 },

@@ -191,53 +191,24 @@ static void flow_kv(uint32_t i, struct rg_flow_key4 *k, struct rg_flow *v, uint3
 	v->last_seen = now;
 }
 
-#ifdef RG_PRESENCE_BITS_PER_FLOW
-/* The presence filter's hash and size, as the program computes them (bpf/flow_state.h). */
-static uint32_t key_hash(const uint32_t *w, int n)
+/* The presence filter's hash, size and bits, as the program computes them (bpf/flow_state.h). */
+static int presence_has(const struct rg_presence_blk *blk, uint32_t mask, uint64_t h)
 {
-	return rg_key_hash(w, n);
+	const struct rg_presence_blk *b = &blk[rg_presence_index(h, mask)];
+	struct rg_presence_blk bits;
+
+	rg_presence_bits(h, &bits);
+	return (b->w[0] & bits.w[0]) == bits.w[0] && (b->w[1] & bits.w[1]) == bits.w[1];
 }
 
-static uint32_t presence_words(uint32_t flows)
+static void presence_add(struct rg_presence_blk *blk, uint32_t mask, uint64_t h)
 {
-	return rg_presence_words(flows);
-}
+	struct rg_presence_blk *b = &blk[rg_presence_index(h, mask)], bits;
 
-static uint32_t presence_index(uint32_t h, uint32_t mask)
-{
-	return rg_presence_index(h, mask);
+	rg_presence_bits(h, &bits);
+	b->w[0] |= bits.w[0];
+	b->w[1] |= bits.w[1];
 }
-
-static uint64_t presence_bits(uint32_t h)
-{
-	return rg_presence_bits(h);
-}
-#else
-/* A program without a presence filter: only the probe baseline is sized like one would be. */
-static uint32_t key_hash(const uint32_t *w, int n)
-{
-	return 0;
-}
-
-static uint32_t presence_words(uint32_t flows)
-{
-	uint32_t w = 1;
-
-	while ((uint64_t)w * 64 < (uint64_t)flows * 16)
-		w <<= 1;
-	return w;
-}
-
-static uint32_t presence_index(uint32_t h, uint32_t mask)
-{
-	return 0;
-}
-
-static uint64_t presence_bits(uint32_t h)
-{
-	return 0;
-}
-#endif
 
 /* The program's clock: CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns) in seconds. */
 static uint32_t rg_clock(void)
@@ -268,21 +239,19 @@ static int update_batch(int fd, const void *keys, const void *vals, size_t ksz, 
  * set anyway: each of those costs a lookup in the cache-cold flow table. */
 static double presence_fp;
 
-static double false_positives(const uint64_t *bits, uint32_t words)
+static double false_positives(const struct rg_presence_blk *blk, uint32_t blocks)
 {
 	uint32_t hits = 0, n = 1000000, x = 12345;
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct rg_flow_key4 k = {};
-		uint32_t h;
 
 		x = x * 1664525u + 1013904223u;
 		k.addr[0] = htonl(BF_RANDOM_NET | (x >> 8 & BF_RANDOM_MASK));
 		k.addr[1] = htonl(BF_SERVER_ADDR);
 		k.port[0] = htons((uint16_t)(1024 + (x >> 16) % 64000));
 		k.port[1] = htons(BF_SERVER_PORT);
-		h = key_hash((const uint32_t *)&k, sizeof(k) / 4);
-		hits += (bits[presence_index(h, words - 1)] & presence_bits(h)) == presence_bits(h);
+		hits += presence_has(blk, blocks - 1, rg_key_hash((const uint32_t *)&k, sizeof(k) / 4));
 	}
 	return (double)hits / n;
 }
@@ -290,11 +259,11 @@ static double false_positives(const uint64_t *bits, uint32_t words)
 /* Writes flows [0, n) into an LRU hash of struct rg_flow and, when given, their presence bits.
  * The caller runs on one CPU: an LRU map filled to its size from several CPUs can evict entries
  * stranded in another CPU's free list. */
-static int populate(int fd, uint32_t n, int presence_fd, uint32_t words)
+static int populate(int fd, uint32_t n, int presence_fd, uint32_t blocks)
 {
 	struct rg_flow_key4 *k = calloc(n, sizeof(*k));
 	struct rg_flow *v = calloc(n, sizeof(*v));
-	uint64_t *bits = NULL;
+	struct rg_presence_blk *bits = NULL;
 	uint32_t *idx = NULL, now = rg_clock();
 	int err = -ENOMEM;
 
@@ -305,20 +274,17 @@ static int populate(int fd, uint32_t n, int presence_fd, uint32_t words)
 	err = update_batch(fd, k, v, sizeof(*k), sizeof(*v), n);
 	if (err || presence_fd < 0)
 		goto out;
-	bits = calloc(words, sizeof(*bits));
-	idx = calloc(words, sizeof(*idx));
+	bits = calloc(blocks, sizeof(*bits));
+	idx = calloc(blocks, sizeof(*idx));
 	err = -ENOMEM;
 	if (!bits || !idx)
 		goto out;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t h = key_hash((const uint32_t *)&k[i], sizeof(k[i]) / 4);
-
-		bits[presence_index(h, words - 1)] |= presence_bits(h);
-	}
-	for (uint32_t i = 0; i < words; i++)
+	for (uint32_t i = 0; i < n; i++)
+		presence_add(bits, blocks - 1, rg_key_hash((const uint32_t *)&k[i], sizeof(k[i]) / 4));
+	for (uint32_t i = 0; i < blocks; i++)
 		idx[i] = i;
-	err = update_batch(presence_fd, idx, bits, sizeof(*idx), sizeof(*bits), words);
-	presence_fp = false_positives(bits, words);
+	err = update_batch(presence_fd, idx, bits, sizeof(*idx), sizeof(*bits), blocks);
+	presence_fp = false_positives(bits, blocks);
 out:
 	free(k);
 	free(v);
@@ -435,7 +401,7 @@ struct rg_inst {
 	uint32_t flows;
 	int prog_fd;
 	int presence_fd; /* -1 when this version of the program has no presence filter */
-	uint32_t pwords;         /* its size in 64-bit words */
+	uint32_t pblocks;        /* its size in blocks */
 };
 
 static int rg_load(struct rg_inst *r, int role, uint32_t flows, const struct rg_inst *share)
@@ -457,9 +423,9 @@ static int rg_load(struct rg_inst *r, int role, uint32_t flows, const struct rg_
 	bpf_map__set_max_entries(r->skel->maps.rg_flows6, lru_size(flows));
 	pm = bpf_object__find_map_by_name(r->skel->obj, "rg_presence");
 	if (pm) {
-		r->pwords = presence_words(flows);
-		bpf_map__set_max_entries(pm, r->pwords);
-		if (set_rodata_u32(r->skel->obj, "cfg_presence_mask", r->pwords - 1)) {
+		r->pblocks = rg_presence_blocks(flows);
+		bpf_map__set_max_entries(pm, r->pblocks);
+		if (set_rodata_u32(r->skel->obj, "cfg_presence_mask", r->pblocks - 1)) {
 			fprintf(stderr, "bench: rg_presence without cfg_presence_mask\n");
 			return -EINVAL;
 		}
@@ -1669,14 +1635,15 @@ int main(int argc, char **argv)
 		if (rg_load(&rg_gw[s], RG_ROLE_GATEWAY, sizes[s], NULL))
 			return 1;
 		/* Without a presence filter in rstguard, the probe is sized as one would be. */
-		bl[s] = bl_load(sizes[s], rg_gw[s].presence_fd >= 0 ? rg_gw[s].pwords
-								   : presence_words(sizes[s]));
+		/* The probe reads 64-bit words from an array of the filter's size in bytes. */
+		bl[s] = bl_load(sizes[s], rg_presence_blocks(sizes[s]) *
+						  (RG_PRESENCE_BLOCK_BITS / 64));
 		if (!bl[s]) {
 			fprintf(stderr, "bench: loading bench.bpf.o for %u flows failed\n", sizes[s]);
 			return 1;
 		}
 		err = populate(bpf_map__fd(rg_gw[s].skel->maps.rg_flows4), sizes[s],
-			       rg_gw[s].presence_fd, rg_gw[s].pwords);
+			       rg_gw[s].presence_fd, rg_gw[s].pblocks);
 		if (!err)
 			err = populate(bpf_map__fd(bl[s]->maps.bl_flows), sizes[s], -1, 0);
 		if (err) {

@@ -76,7 +76,8 @@ void dp_reset(__u32 role, __u32 l3)
 	SET_RO(cfg_role, role);
 	SET_RO(cfg_l3, l3);
 	SET_RO(cfg_slot, 0);
-	SET_RO(cfg_presence_mask, RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / 64 - 1);
+	SET_RO(cfg_presence_mask,
+	       RG_DEFAULT_FLOWS * RG_PRESENCE_BITS_PER_FLOW / RG_PRESENCE_BLOCK_BITS - 1);
 	for (int i = 0; i < RG_ST_MAX; i++)
 		SET_RO(rg_default_timeouts[i], default_timeouts[i]);
 	rg_clock_offset = 0;
