@@ -1464,7 +1464,8 @@ static void report(const struct bench_env *e, const char *outdir, const struct m
 		    "misses), less the empty program's figure, which is the statistics' own clock "
 		    "reads. **test_run ns**: BPF_PROG_TEST_RUN over one fixed frame, hot cache. "
 		    "**x empty**: Mpps over the empty program with the same verdict and the same "
-		    "generated traffic. **verdicts**: rstguard's most frequent reason counter.\n",
+		    "generated traffic. **verdicts**: rstguard's three most frequent reasons (those "
+		    "of at least 0.1%%).\n",
 		e->napi_cpu >= 0 ? "the receiver's NAPI thread on its own CPU; *gen-bound* marks "
 				   "rows where the generator, not the receiver, set the rate" :
 				   "generator thread plus its CPU's ksoftirqd: the receiver's NAPI runs "

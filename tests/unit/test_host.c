@@ -1379,7 +1379,7 @@ static void case_recent_poison(struct rg_env *e, const struct fam *f, int lfd, u
 	struct wdir *sc, *cs;
 	uint32_t nxt, cnxt, target;
 	struct pktspec s, d, o;
-	uint16_t cport = 0;
+	uint16_t cport = 0, oport = 0;
 	char what[96];
 
 	if (conn_open(&k, f, lfd, lport)) {
@@ -1415,12 +1415,19 @@ static void case_recent_poison(struct rg_env *e, const struct fam *f, int lfd, u
 	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s the old end no longer vouches",
 	       f->name);
 	/* A socketless 4-tuple of the forger's choosing that lands in the same slot. */
+	/* The slot hash mixes the ports in network byte order, so for one destination port every
+	 * colliding source port shares its high byte; trying a few destination ports keeps the
+	 * search from depending on that byte landing below 1024. */
 	target = recent_slot_of(f, f->s, k.sport, f->c, k.cport);
-	for (uint32_t p = 1024; p < 65536 && !cport; p++)
-		if (p != k.sport && recent_slot_of(f, f->peer, (uint16_t)p, f->c, 47000) == target)
-			cport = (uint16_t)p;
+	for (uint32_t dp = 47000; dp < 47064 && !cport; dp++)
+		for (uint32_t p = 1024; p < 65536 && !cport; p++)
+			if (p != k.sport &&
+			    recent_slot_of(f, f->peer, (uint16_t)p, f->c, (uint16_t)dp) == target) {
+				cport = (uint16_t)p;
+				oport = (uint16_t)dp;
+			}
 	CHECK(cport != 0, "%s a colliding 4-tuple exists", f->name);
-	o = rst(f, f->peer, cport, f->c, 47000, 777, 1, TF_ACK | TF_PSH);
+	o = rst(f, f->peer, cport, f->c, oport, 777, 1, TF_ACK | TF_PSH);
 	snprintf(what, sizeof(what), "%s colliding socketless data", f->name);
 	data_frame(e, o, 777, 100, what);
 	s.seq = nxt + 300;
