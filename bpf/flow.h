@@ -127,6 +127,20 @@ static __always_inline __u32 seg_end(const struct pkt *p)
 	return p->seq + p->payload + !!(p->flags & TCPF_SYN) + !!(p->flags & TCPF_FIN);
 }
 
+/* Writes both ports of a key with one 32-bit store. The key is read back at once as 32-bit
+ * words (our hash, the map's hash and compare): a word load spanning two recent 16-bit stores
+ * cannot be forwarded from the store buffer and stalls until they reach the cache. */
+static __always_inline void key_ports(__u16 *port, __u16 a, __u16 b)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	__u32 w = (__u32)a | (__u32)b << 16;
+#else
+	__u32 w = (__u32)a << 16 | b;
+#endif
+
+	__builtin_memcpy(port, &w, sizeof(w));
+}
+
 /* Direction 0 runs from the endpoint that sorts lower to the one that sorts higher. */
 static __always_inline int flow_key4(const struct pkt *p, struct rg_flow_key4 *k)
 {
@@ -138,13 +152,11 @@ static __always_inline int flow_key4(const struct pkt *p, struct rg_flow_key4 *k
 	if (dir) {
 		k->addr[0] = p->daddr[0];
 		k->addr[1] = p->saddr[0];
-		k->port[0] = p->dport;
-		k->port[1] = p->sport;
+		key_ports(k->port, p->dport, p->sport);
 	} else {
 		k->addr[0] = p->saddr[0];
 		k->addr[1] = p->daddr[0];
-		k->port[0] = p->sport;
-		k->port[1] = p->dport;
+		key_ports(k->port, p->sport, p->dport);
 	}
 	return dir;
 }
@@ -167,13 +179,11 @@ static __always_inline int flow_key6(const struct pkt *p, struct rg_flow_key6 *k
 	if (dir) {
 		__builtin_memcpy(k->addr[0], p->daddr, 16);
 		__builtin_memcpy(k->addr[1], p->saddr, 16);
-		k->port[0] = p->dport;
-		k->port[1] = p->sport;
+		key_ports(k->port, p->dport, p->sport);
 	} else {
 		__builtin_memcpy(k->addr[0], p->saddr, 16);
 		__builtin_memcpy(k->addr[1], p->daddr, 16);
-		k->port[0] = p->sport;
-		k->port[1] = p->dport;
+		key_ports(k->port, p->sport, p->dport);
 	}
 	return dir;
 }
