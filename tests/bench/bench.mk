@@ -44,4 +44,9 @@ $(B)/rg_bench: $(B)/bench.o $(B)/live.o $(B)/pkt.o
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+# profile.sh's map from JIT addresses to source lines.
+$(B)/rg_jitlines: tests/bench/jitlines.c | $(B)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) $< -o $@ -lbpf
+
 -include $(wildcard $(B)/*.d)

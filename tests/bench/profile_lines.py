@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Splits one bench row's perf samples by symbol and, inside rstguard's program, by source line.
+
+Usage: profile_lines.py LINES SAMPLES NS_PER_PKT [STRETCH]
+LINES is rg_jitlines output; SAMPLES is `perf script -F time,ip,sym`. A row is a stretch of
+samples in rstguard's rg_decide with no gap over a second (table fills make short ones); the
+longest is taken unless STRETCH numbers another. Every sample of the stretch counts, so shares
+are of the receiving CPU's whole time and, times the row's ns per packet, read as ns per
+packet.
+"""
+import bisect
+import collections
+import sys
+
+
+def read_lines(path):
+    table = []
+    with open(path) as f:
+        for line in f:
+            addr, _, rest = line.rstrip("\n").partition(" ")
+            table.append((int(addr, 16), " ".join(rest.split())))
+    table.sort()
+    return [a for a, _ in table], [s for _, s in table]
+
+
+def read_samples(path):
+    out = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[0].endswith(":"):
+                try:
+                    out.append((float(parts[0][:-1]), int(parts[1], 16), parts[2]))
+                except ValueError:
+                    pass
+    return out
+
+
+def stretches(samples):
+    """Spans of samples in rg_decide with no gap over a second, with their sample counts."""
+    times = sorted(t for t, _, sym in samples if sym.endswith("_rg_decide"))
+    out = []
+    for t in times:
+        if out and t - out[-1][1] <= 1.0:
+            out[-1][1] = t
+            out[-1][2] += 1
+        else:
+            out.append([t, t, 1])
+    return out
+
+
+def main():
+    if len(sys.argv) not in (4, 5):
+        sys.exit(__doc__)
+    addrs, srcs = read_lines(sys.argv[1])
+    samples = read_samples(sys.argv[2])
+    nspp = float(sys.argv[3])
+    spans = stretches(samples)
+    if not spans:
+        sys.exit("profile: no sample fell in rstguard's program")
+    for i, (a, b, n) in enumerate(spans):
+        print(f"stretch {i}: {b - a:5.1f} s, {n} samples in rg_decide")
+    pick = max(range(len(spans)), key=lambda i: spans[i][2])
+    if len(sys.argv) == 5:
+        pick = int(sys.argv[4])
+        if not 0 <= pick < len(spans):
+            sys.exit(f"profile: no stretch {pick}")
+    span = spans[pick]
+    row = [(ip, sym) for t, ip, sym in samples if span[0] <= t <= span[1]]
+    syms = collections.Counter(sym for _, sym in row)
+    lines = collections.Counter()
+    for ip, sym in row:
+        i = bisect.bisect_right(addrs, ip) - 1
+        if sym.startswith("bpf_prog_") and i >= 0 and "_gen_" not in sym:
+            lines[srcs[i]] += 1
+    total = len(row)
+    ns = lambda n: nspp * n / total
+    ours = sum(n for s, n in syms.items() if s.startswith("bpf_prog_") and "_gen_" not in s)
+    print(f"\n{total} samples over {span[1] - span[0]:.1f} s at {nspp} ns/pkt; "
+          f"rstguard's own code {ns(ours):.1f} ns/pkt (kernel functions it calls are listed apart)")
+    print("\nns/pkt  symbol")
+    for sym, n in syms.most_common(25):
+        print(f"{ns(n):6.1f}  {sym}")
+    print("\nns/pkt  rstguard source line")
+    for src, n in lines.most_common(40):
+        print(f"{ns(n):6.1f}  {src[:120]}")
+
+
+if __name__ == "__main__":
+    main()
