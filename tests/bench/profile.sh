@@ -9,11 +9,18 @@ if [ $# -ge 1 ] && [ -d "$1" ]; then
 	build=$1
 	shift
 fi
-if [ $# -lt 1 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
-	echo "usage: tests/bench/profile.sh [BUILD] ROW [rg_bench options]" >&2
-	echo "  e.g. tests/bench/profile.sh s3   (8 s window; the longest stretch of samples, or" >&2
-	echo "  STRETCH=N for another: an id with several rows, such as s2, has one per row)" >&2
-	[ $# -ge 1 ] && exit 0 || exit 2
+usage() {
+	echo "usage: tests/bench/profile.sh [BUILD] ROW [rg_bench options]"
+	echo "  e.g. tests/bench/profile.sh s3   (8 s window; the longest stretch of samples, or"
+	echo "  STRETCH=N for another: an id with several rows, such as s2, has one per row)"
+}
+if [ $# -lt 1 ]; then
+	usage >&2
+	exit 2
+fi
+if [ "$1" = --help ] || [ "$1" = -h ]; then
+	usage
+	exit 0
 fi
 row=$1
 shift
