@@ -122,6 +122,8 @@ __noinline __u32 rg_dist_note(__u32 seq, __u32 lo, __u32 hi)
 	return d;
 }
 
+enum cap_taken { CAP_SKIP, CAP_BURST, CAP_SAMPLED };
+
 /*
  * Sampling, per CPU: every packet while this CPU has taken fewer than cfg->burst in the current
  * second, then one in cfg->sample. A flood thus costs one clock read and a few increments per
@@ -136,18 +138,35 @@ static __always_inline int cap_take(const struct rg_cap_cfg *cfg, struct rg_cap_
 	}
 	if (st->taken < cfg->burst) {
 		st->taken++;
-		return 1;
+		return CAP_BURST;
 	}
 	if (++st->skipped < cfg->sample)
-		return 0;
+		return CAP_SKIP;
 	st->skipped = 0;
-	return 1;
+	return CAP_SAMPLED;
+}
+
+/*
+ * Whether a record wakes the reader. A wakeup is an interrupt on this CPU (in a VM, an exit to
+ * the hypervisor), and a reader that keeps up asks for one on every record. The burst's records
+ * (a few hundred a second at most) wake it at once, so a quiet capture shows each packet as it
+ * comes. Sampled ones come only under a flood: they wait for the reader's next poll (it polls
+ * every 100 ms, while the ring holds seconds of them) unless the ring is a quarter full.
+ */
+static __always_inline __u64 cap_wakeup(int taken)
+{
+	if (taken == CAP_BURST)
+		return 0;
+	return bpf_ringbuf_query(&rg_capring, BPF_RB_AVAIL_DATA) >= RG_CAP_RING_BYTES / 4 ?
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
 }
 
 /* Called only while a capture is active: filters, samples and writes one record. */
 __noinline int rg_capture(struct xdp_md *ctx, __u32 reason, __u32 act, __u32 dist)
 {
 	__u32 key = 0, len;
+	int taken;
 	struct rg_cap_cfg *cfg;
 	struct rg_cap_stat *st;
 	struct rg_cap_rec *r;
@@ -167,7 +186,8 @@ __noinline int rg_capture(struct xdp_md *ctx, __u32 reason, __u32 act, __u32 dis
 	if (now > cfg->until_ns)
 		return 0;
 	st->matched++;
-	if (!cap_take(cfg, st, now))
+	taken = cap_take(cfg, st, now);
+	if (taken == CAP_SKIP)
 		return 0;
 	r = bpf_ringbuf_reserve(&rg_capring, sizeof(*r), 0);
 	if (!r) {
@@ -194,7 +214,7 @@ __noinline int rg_capture(struct xdp_md *ctx, __u32 reason, __u32 act, __u32 dis
 	r->action = act;
 	r->l3 = !!cfg_l3;
 	__builtin_memset(r->pad, 0, sizeof(r->pad));
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, cap_wakeup(taken));
 	st->records++;
 	return 1;
 }

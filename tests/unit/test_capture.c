@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 #define MAX_RECS 64
@@ -183,6 +184,47 @@ static void sampling(struct cap *c)
 	CHECK(got == 50, "default sampling at a low rate takes everything (%d of 50)", got);
 }
 
+/* Whether the reader has been woken: epoll lists the ring only after a wakeup. */
+static int woken(struct cap *c)
+{
+	struct epoll_event ev;
+
+	return epoll_wait(ring_buffer__epoll_fd(c->rb), &ev, 1, 0) > 0;
+}
+
+/* Burst records wake the reader at once; sampled ones (a flood) wait for its poll unless the
+ * ring fills to a quarter, and none is lost either way. */
+static void wakeups(struct cap *c)
+{
+	int per = (int)(sizeof(struct rg_cap_rec) + 8), quarter = RG_CAP_RING_BYTES / 4 / per + 1;
+	int got;
+
+	cfg_set(c, 1, 0, 1, 0, 0, 10);
+	CHECK(!woken(c), "an empty ring does not wake the reader");
+	got = run_n(c, &noflow, 10);
+	CHECK(got == 10, "ten sampled records are all read (%d)", got);
+	cfg_set(c, 1, 0, 1, 0, 0, 10);
+	nrecs = 0;
+	for (int i = 0; i < 10; i++)
+		env_run_spec(c->e, &noflow);
+	CHECK(!woken(c), "sampled records wait for the reader's poll");
+	ring_buffer__consume(c->rb);
+	CHECK(nrecs == 10, "and are there when it polls (%d)", nrecs);
+	cfg_set(c, 1, 0, 1, 0, 0, 10);
+	nrecs = 0;
+	for (int i = 0; i < quarter; i++)
+		env_run_spec(c->e, &noflow);
+	CHECK(woken(c), "a ring a quarter full wakes the reader (%d records)", quarter);
+	ring_buffer__consume(c->rb);
+	CHECK(nrecs == quarter, "every record of the quarter is read (%d of %d)", nrecs, quarter);
+	cfg_set(c, 1, 5, 1000, 0, 0, 10);
+	CHECK(!woken(c), "drained: no wakeup pending");
+	env_run_spec(c->e, &noflow);
+	CHECK(woken(c), "a burst record wakes the reader at once");
+	ring_buffer__consume(c->rb);
+	CHECK(nrecs == 1, "and is read (%d)", nrecs);
+}
+
 static void l3_device(void)
 {
 	struct pktspec s = noflow;
@@ -230,6 +272,7 @@ int main(void)
 	record_contents(&c);
 	gating(&c);
 	sampling(&c);
+	wakeups(&c);
 	ring_buffer__free(c.rb);
 	env_close(&e);
 	l3_device();
