@@ -11,8 +11,8 @@ if [ $# -ge 1 ] && [ -d "$1" ]; then
 fi
 usage() {
 	echo "usage: tests/bench/profile.sh [BUILD] ROW [rg_bench options]"
-	echo "  e.g. tests/bench/profile.sh s3   (8 s window; the longest stretch of samples, or"
-	echo "  STRETCH=N for another: an id with several rows, such as s2, has one per row)"
+	echo "  e.g. tests/bench/profile.sh s3   (an 8 s window; ROW=N picks the Nth row of an id"
+	echo "  with several, such as s2 or s5, from 0)"
 }
 if [ $# -lt 1 ]; then
 	usage >&2
@@ -70,6 +70,6 @@ if [ "$bench_rc" != 0 ] || [ ! -s "$tmp/lines" ]; then
 	tail -5 "$tmp/bench.out" >&2
 	exit 1
 fi
-nspp=$(awk -v r="$row" '$1 == r { print $5; exit }' "$tmp/bench.out")
+nspp=$(awk -v r="$row" '$1 == r { printf "%s%s", sep, $5; sep = "," }' "$tmp/bench.out")
 perf script -i "$tmp/perf.data" -F time,ip,sym 2>/dev/null >"$tmp/samples"
-python3 tests/bench/profile_lines.py "$tmp/lines" "$tmp/samples" "$nspp" ${STRETCH:-}
+python3 tests/bench/profile_lines.py "$tmp/lines" "$tmp/samples" "$nspp" ${ROW:-}

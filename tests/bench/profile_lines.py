@@ -2,12 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """Splits one bench row's perf samples by symbol and, inside rstguard's program, by source line.
 
-Usage: profile_lines.py LINES SAMPLES NS_PER_PKT [STRETCH]
-LINES is rg_jitlines output; SAMPLES is `perf script -F time,ip,sym`. A row is a stretch of
-samples in rstguard's rg_decide with no gap over a second (table fills make short ones); the
-longest is taken unless STRETCH numbers another. Every sample of the stretch counts, so shares
-are of the receiving CPU's whole time and, times the row's ns per packet, read as ns per
-packet.
+Usage: profile_lines.py LINES SAMPLES NS_PER_PKT[,NS_PER_PKT...] [ROW]
+LINES is rg_jitlines output; SAMPLES is `perf script -F time,ip,sym`; one ns/pkt per bench row,
+in the order the rows ran. A stretch is a span of samples in one of rstguard's rg_decide
+programs with no gap over a second; the rows are the longest stretches (table fills make short
+ones). ROW (default 0) picks one. Every sample of its stretch counts, so shares are of the
+receiving CPU's whole time and, times the row's ns per packet, read as ns per packet.
 """
 import bisect
 import collections
@@ -38,15 +38,16 @@ def read_samples(path):
 
 
 def stretches(samples):
-    """Spans of samples in rg_decide with no gap over a second, with their sample counts."""
-    times = sorted(t for t, _, sym in samples if sym.endswith("_rg_decide"))
+    """Spans of samples in one rg_decide (each load is its own symbol) with no gap over a
+    second, with their sample counts."""
+    hits = sorted((t, sym) for t, _, sym in samples if sym.endswith("_rg_decide"))
     out = []
-    for t in times:
-        if out and t - out[-1][1] <= 1.0:
+    for t, sym in hits:
+        if out and out[-1][3] == sym and t - out[-1][1] <= 1.0:
             out[-1][1] = t
             out[-1][2] += 1
         else:
-            out.append([t, t, 1])
+            out.append([t, t, 1, sym])
     return out
 
 
@@ -55,18 +56,20 @@ def main():
         sys.exit(__doc__)
     addrs, srcs = read_lines(sys.argv[1])
     samples = read_samples(sys.argv[2])
-    nspp = float(sys.argv[3])
+    nspp = [float(v) for v in sys.argv[3].split(",")]
     spans = stretches(samples)
     if not spans:
         sys.exit("profile: no sample fell in rstguard's program")
-    for i, (a, b, n) in enumerate(spans):
-        print(f"stretch {i}: {b - a:5.1f} s, {n} samples in rg_decide")
-    pick = max(range(len(spans)), key=lambda i: spans[i][2])
-    if len(sys.argv) == 5:
-        pick = int(sys.argv[4])
-        if not 0 <= pick < len(spans):
-            sys.exit(f"profile: no stretch {pick}")
-    span = spans[pick]
+    # The rows are the longest stretches, in the order they ran; table fills make short ones.
+    rows = sorted(sorted(range(len(spans)), key=lambda i: -spans[i][2])[:len(nspp)])
+    for i, (a, b, n, _) in enumerate(spans):
+        tag = f"  row {rows.index(i)}" if i in rows else ""
+        print(f"stretch {i}: {b - a:5.1f} s, {n} samples in rg_decide{tag}")
+    pick = int(sys.argv[4]) if len(sys.argv) == 5 else 0
+    if not 0 <= pick < len(rows):
+        sys.exit(f"profile: no row {pick}")
+    span = spans[rows[pick]]
+    nspp = nspp[pick]
     row = [(ip, sym) for t, ip, sym in samples if span[0] <= t <= span[1]]
     syms = collections.Counter(sym for _, sym in row)
     lines = collections.Counter()
