@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <bpf/bpf_helpers.h>
 #include "kernel_sock.h"
+#include "rstguard.h"
 #include "shim.h"
 
 #if defined(__has_feature)
@@ -344,7 +345,18 @@ void *bpf_ringbuf_reserve(void *ringbuf, __u64 size, __u64 flags)
 
 void bpf_ringbuf_submit(void *data, __u64 flags)
 {
+	if (flags & ~(__u64)(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP))
+		die("bpf_ringbuf_submit: bad flags");
 	free(data);
+}
+
+/* Records are freed at once, so the ring is always empty. */
+__u64 bpf_ringbuf_query(void *ringbuf, __u64 flags)
+{
+	if (flags != BPF_RB_AVAIL_DATA && flags != BPF_RB_RING_SIZE && flags != BPF_RB_CONS_POS &&
+	    flags != BPF_RB_PROD_POS)
+		die("bpf_ringbuf_query: bad flags");
+	return flags == BPF_RB_RING_SIZE ? RG_CAP_RING_BYTES : 0;
 }
 
 void bpf_ringbuf_discard(void *data, __u64 flags)

@@ -56,6 +56,7 @@ struct tcp_request_sock *bpf_skc_to_tcp_request_sock(void *sk);
 long bpf_fib_lookup(void *ctx, struct bpf_fib_lookup *params, int plen, __u32 flags);
 void *bpf_ringbuf_reserve(void *ringbuf, __u64 size, __u64 flags);
 void bpf_ringbuf_submit(void *data, __u64 flags);
+__u64 bpf_ringbuf_query(void *ringbuf, __u64 flags);
 void bpf_ringbuf_discard(void *data, __u64 flags);
 
 #endif
