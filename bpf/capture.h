@@ -150,8 +150,9 @@ static __always_inline int cap_take(const struct rg_cap_cfg *cfg, struct rg_cap_
  * Whether a record wakes the reader. A wakeup is an interrupt on this CPU (in a VM, an exit to
  * the hypervisor), and a reader that keeps up asks for one on every record. The burst's records
  * (a few hundred a second at most) wake it at once, so a quiet capture shows each packet as it
- * comes. Sampled ones come only under a flood: they wait for the reader's next poll (it polls
- * every 100 ms, while the ring holds seconds of them) unless the ring is a quarter full.
+ * comes. Sampled ones come only under a flood: they wait for the reader's next poll, at most
+ * 100 ms away, unless the ring is already a quarter full; then the reader is woken with three
+ * quarters of the ring still free, so a faster flood loses no more than it did.
  */
 static __always_inline __u64 cap_wakeup(int taken)
 {

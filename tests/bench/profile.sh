@@ -38,13 +38,15 @@ tmp=$(mktemp -d)
 bench_pid= perf_pid=
 cleanup() {
 	[ -n "$perf_pid" ] && kill -INT "$perf_pid" 2>/dev/null || true
-	[ -n "$bench_pid" ] && kill "$bench_pid" 2>/dev/null || true
+	# The bench's whole group: its own exit trap then removes the namespaces it made.
+	[ -n "$bench_pid" ] && kill -TERM -- "-$bench_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-tests/bench/run.sh "$build" --only "$row" --rounds 1 --window 8 "$@" >"$tmp/bench.out" 2>&1 &
+setsid tests/bench/run.sh "$build" --only "$row" --rounds 1 --window 8 "$@" >"$tmp/bench.out" 2>&1 &
 bench_pid=$!
 perf record -a -F 4999 -o "$tmp/perf.data" -- sleep 3600 >/dev/null 2>&1 &
 perf_pid=$!

@@ -1414,10 +1414,9 @@ static void case_recent_poison(struct rg_env *e, const struct fam *f, int lfd, u
 	s.seq = nxt + 200;
 	expect(e, &s, XDP_DROP, RG_R_INEXACT, RG_ACT_DROP, "%s the old end no longer vouches",
 	       f->name);
-	/* A socketless 4-tuple of the forger's choosing that lands in the same slot. */
-	/* The slot hash mixes the ports in network byte order, so for one destination port every
-	 * colliding source port shares its high byte; trying a few destination ports keeps the
-	 * search from depending on that byte landing below 1024. */
+	/* A socketless 4-tuple of the forger's choosing that lands in the same slot. For one
+	 * destination port, the slot hash makes every colliding source port share its high byte,
+	 * which may be below 1024: a few destination ports keep the search from depending on it. */
 	target = recent_slot_of(f, f->s, k.sport, f->c, k.cport);
 	for (uint32_t dp = 47000; dp < 47064 && !cport; dp++)
 		for (uint32_t p = 1024; p < 65536 && !cport; p++)
